@@ -1,0 +1,153 @@
+"""Services API: list services, one service, and the restart/start/stop/enable/disable actions.
+
+Answers come from the store; actions record the request and wake the reconciler, so no
+request waits on Docker.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Callable
+
+from flask.views import MethodView
+from flask_smorest import abort
+from sqlalchemy.orm import Session
+
+from app import operations
+from app.api.services.schemas import (
+    SERVICE_EXAMPLE, ServiceActionSchema, ServiceDetailSchema, ServiceListSchema,
+    ServiceQueryArgsSchema,
+)
+from app.extensions import Blueprint, ErrorSchema
+from app.overview import by_category, get_service, list_services
+from app.steward import current_steward, utcnow
+from app.store.events import recent_events
+from app.store.runtime import engine_status
+
+blp = Blueprint("services", __name__, url_prefix="/api/system/services",
+                description="Status of the managed services, and manual actions on them.")
+
+UNAVAILABLE = "Container orchestrator not available"
+_ERRORS = {
+    400: "Bad request - the action does not fit the service's state",
+    404: "Service not found",
+    503: UNAVAILABLE,
+    500: "Internal server error",
+}
+
+
+def _error_example(code: int, detail: str) -> dict:
+    return {"code": code, "status": _ERRORS[code], "message": detail, "detail": detail}
+
+
+def _documents(*codes: int) -> Callable:
+    def decorate(view: Callable) -> Callable:
+        for code in codes:
+            view = blp.alt_response(code, schema=ErrorSchema, description=_ERRORS[code],
+                                    example=_error_example(code, _ERRORS[code]))(view)
+        return view
+    return decorate
+
+
+def _require_engine(session: Session) -> None:
+    status = engine_status(session)
+    if status is not None and not status.reachable:
+        abort(503, message=f"{UNAVAILABLE}: {status.detail}; Steward retries on its own")
+
+
+@blp.route("")
+class Services(MethodView):
+    @blp.arguments(ServiceQueryArgsSchema, location="query")
+    @blp.response(200, ServiceListSchema, example={
+        "services": [SERVICE_EXAMPLE],
+        "by_category": {"infrastructure": {"total": 3, "healthy": 3, "unhealthy": 0},
+                        "ai": {"total": 5, "healthy": 4, "unhealthy": 1},
+                        "monitoring": {"total": 2, "healthy": 2, "unhealthy": 0}},
+        "timestamp": "2025-12-23T12:00:00Z"})
+    @_documents(503, 500)
+    def get(self, args: dict) -> dict:
+        """List managed services, optionally of one category"""
+        now = utcnow()
+        with current_steward().store.session() as session:
+            _require_engine(session)
+            fleet = list_services(session, now)
+        category = args.get("category")
+        shown = [s for s in fleet if category is None or s.category == category]
+        return {"services": [asdict(s) for s in shown], "by_category": by_category(fleet),
+                "timestamp": now}
+
+
+@blp.route("/<string:name>")
+class ServiceByName(MethodView):
+    @blp.response(200, ServiceDetailSchema)
+    @_documents(404, 500)
+    def get(self, name: str) -> dict:
+        """Show one service with its last failure and recent events"""
+        with current_steward().store.session() as session:
+            service = get_service(session, name, utcnow())
+            if service is None:
+                abort(404, message=f"Service '{name}' not found")
+            events = recent_events(session, service=name, limit=20)
+            return {**asdict(service), "events": events}
+
+
+def _act(name: str, operation: Callable, verb: str) -> dict:
+    """Check and record one operator action, wake the reconciler, answer with the service."""
+    steward = current_steward()
+    now = utcnow()
+    try:
+        with steward.store.session() as session:
+            operation(session, name, now, actor="api")
+            _require_engine(session)
+    except operations.ServiceNotFound as err:
+        abort(404, message=str(err))
+    except operations.ActionRejected as err:
+        abort(400, message=str(err))
+    steward.trigger()
+    with steward.store.session() as session:
+        service = get_service(session, name, now)
+    return {"success": True, "message": f"Service '{name}' {verb}", "service": asdict(service)}
+
+
+def _action_example(verb: str, status: str) -> dict:
+    return {"success": True, "message": f"Service 'rtdetr' {verb}",
+            "service": {**SERVICE_EXAMPLE, "status": status}}
+
+
+@blp.route("/<string:name>/restart", methods=["POST"])
+@blp.response(200, ServiceActionSchema, example=_action_example("restart initiated", "starting"))
+@_documents(400, 404, 503, 500)
+def restart_service(name: str) -> dict:
+    """Restart a service (resets its failure count)"""
+    return _act(name, operations.restart, "restart initiated")
+
+
+@blp.route("/<string:name>/start", methods=["POST"])
+@blp.response(200, ServiceActionSchema, example=_action_example("start initiated", "starting"))
+@_documents(400, 404, 503, 500)
+def start_service(name: str) -> dict:
+    """Start a stopped service"""
+    return _act(name, operations.start, "start initiated")
+
+
+@blp.route("/<string:name>/stop", methods=["POST"])
+@blp.response(200, ServiceActionSchema, example=_action_example("stop initiated", "running"))
+@_documents(404, 503, 500)
+def stop_service(name: str) -> dict:
+    """Stop a service; self-healing leaves it stopped until start, restart or enable"""
+    return _act(name, operations.stop, "stop initiated")
+
+
+@blp.route("/<string:name>/enable", methods=["POST"])
+@blp.response(200, ServiceActionSchema, example=_action_example("enabled", "stopped"))
+@_documents(404, 503, 500)
+def enable_service(name: str) -> dict:
+    """Re-enable a service (resets its failure count and resumes self-healing)"""
+    return _act(name, operations.enable, "enabled")
+
+
+@blp.route("/<string:name>/disable", methods=["POST"])
+@blp.response(200, ServiceActionSchema, example=_action_example("disabled", "disabled"))
+@_documents(404, 503, 500)
+def disable_service(name: str) -> dict:
+    """Disable a service (stops it and prevents self-healing restarts)"""
+    return _act(name, operations.disable, "disabled")

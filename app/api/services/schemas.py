@@ -1,0 +1,95 @@
+"""Schemas of the Services API, field for field as `shared/spec/services-api.md` lists them."""
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.desired_state.spec import CATEGORIES
+from app.extensions import Schema, UTCDateTime
+from app.status import STATUSES
+
+SERVICE_EXAMPLE = {
+    "name": "rtdetr", "display_name": "RT-DETR Object Detection", "category": "ai",
+    "status": "running", "enabled": True, "container_id": "a1b2c3d4e5f6",
+    "image": "ghcr.io/org/rtdetr:latest", "port": 8001, "failure_count": 0,
+    "restart_count": 2, "last_restart_at": "2025-12-23T10:30:00Z", "uptime_seconds": 86400,
+}
+
+
+class ServiceQueryArgsSchema(Schema):
+    category = ma.fields.String(
+        validate=ma.validate.OneOf(CATEGORIES, error="must be one of: " + ", ".join(CATEGORIES)),
+        metadata={"description": "Filter by category (`infrastructure`, `ai`, `monitoring`)"})
+
+
+class ServiceSchema(Schema):
+    name = ma.fields.String(required=True, metadata={"description": "Service identifier"})
+    display_name = ma.fields.String(required=True,
+                                    metadata={"description": "Human-readable service name"})
+    category = ma.fields.String(required=True, validate=ma.validate.OneOf(CATEGORIES),
+                                metadata={"description": "Service category"})
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES),
+                              metadata={"description": "Current service status"})
+    enabled = ma.fields.Boolean(required=True,
+                                metadata={"description": "Whether service is enabled"})
+    container_id = ma.fields.String(allow_none=True,
+                                    metadata={"description": "First 12 chars of container ID"})
+    image = ma.fields.String(required=True, metadata={"description": "Container image name"})
+    port = ma.fields.Integer(allow_none=True, metadata={"description": "Service port"})
+    failure_count = ma.fields.Integer(
+        required=True, metadata={"description": "Number of failures since last reset"})
+    restart_count = ma.fields.Integer(required=True,
+                                      metadata={"description": "Total restart count"})
+    last_restart_at = UTCDateTime(
+        allow_none=True, metadata={"description": "Timestamp of last restart (null if never)"})
+    uptime_seconds = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Uptime in seconds (null if not running)"})
+
+
+class CategorySummarySchema(Schema):
+    total = ma.fields.Integer(required=True, metadata={"description": "Total services"})
+    healthy = ma.fields.Integer(required=True,
+                                metadata={"description": "Services with status running"})
+    unhealthy = ma.fields.Integer(required=True,
+                                  metadata={"description": "Services in any other status"})
+
+
+class ByCategorySchema(Schema):
+    infrastructure = ma.fields.Nested(CategorySummarySchema, required=True)
+    ai = ma.fields.Nested(CategorySummarySchema, required=True)
+    monitoring = ma.fields.Nested(CategorySummarySchema, required=True)
+
+
+class ServiceListSchema(Schema):
+    services = ma.fields.List(ma.fields.Nested(ServiceSchema), required=True,
+                              metadata={"description": "List of service information"})
+    by_category = ma.fields.Nested(ByCategorySchema, required=True,
+                                   metadata={"description": "Category summaries (whole fleet)"})
+    timestamp = UTCDateTime(required=True, metadata={"description": "Response timestamp"})
+
+
+class ServiceActionSchema(Schema):
+    success = ma.fields.Boolean(required=True)
+    message = ma.fields.String(required=True)
+    service = ma.fields.Nested(ServiceSchema, required=True)
+
+
+class EventSchema(Schema):
+    at = UTCDateTime(required=True)
+    kind = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    actor = ma.fields.String(required=True)
+
+
+class ServiceDetailSchema(ServiceSchema):
+    last_failure = ma.fields.String(allow_none=True,
+                                    metadata={"description": "Why the service last failed"})
+    last_failure_at = UTCDateTime(allow_none=True)
+    disabled_reason = ma.fields.String(allow_none=True)
+    last_error = ma.fields.String(allow_none=True, metadata={
+        "description": "Last engine error for this service (e.g. an image pull that failed)"})
+    health_output = ma.fields.String(allow_none=True,
+                                     metadata={"description": "Output of the last failed check"})
+    source_file = ma.fields.String(required=True,
+                                   metadata={"description": "Desired-state file of the service"})
+    events = ma.fields.List(ma.fields.Nested(EventSchema), required=True,
+                            metadata={"description": "Recent events, newest first"})

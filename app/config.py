@@ -1,0 +1,37 @@
+"""Configuration: defaults that run out of the box, overridden by STEWARD_* variables.
+
+Read once, in the app factory. DOCKER_HOST (Docker's own variable) picks the engine.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: name -> (environment variable, default, parser)
+SETTINGS: dict[str, tuple[str, Any, type]] = {
+    "DATABASE_URL": ("STEWARD_DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'steward.db'}", str),
+    "DESIRED_STATE_DIR": ("STEWARD_DESIRED_STATE", str(ROOT / "desired_state"), str),
+    "RECONCILE_INTERVAL": ("STEWARD_RECONCILE_INTERVAL", 10.0, float),
+    "STABLE_PERIOD": ("STEWARD_STABLE_PERIOD", 60.0, float),
+    "INSTANCE": ("STEWARD_INSTANCE", "steward", str),
+    "DOCKER_TIMEOUT": ("STEWARD_DOCKER_TIMEOUT", 30.0, float),
+    "HOST": ("STEWARD_HOST", "127.0.0.1", str),
+    "PORT": ("STEWARD_PORT", 8000, int),
+    "THREADS": ("STEWARD_THREADS", 8, int),
+    "LOG_LEVEL": ("STEWARD_LOG_LEVEL", "INFO", str),
+}
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    environ = os.environ if environ is None else environ
+    config: dict[str, Any] = {}
+    for name, (variable, default, parse) in SETTINGS.items():
+        raw = environ.get(variable)
+        try:
+            config[name] = parse(raw) if raw not in (None, "") else default
+        except ValueError:
+            raise SystemExit(f"{variable}={raw!r} is not a valid {parse.__name__}") from None
+    return config

@@ -1,0 +1,6 @@
+"""Desired state: the reviewed YAML files, validated into immutable `ServiceSpec`s."""
+from app.desired_state.loader import DesiredStateError, LoadError, digest_of, load_directory
+from app.desired_state.spec import CATEGORIES, DesiredState, ServiceSpec
+
+__all__ = ["CATEGORIES", "DesiredState", "DesiredStateError", "LoadError", "ServiceSpec",
+           "digest_of", "load_directory"]

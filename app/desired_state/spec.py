@@ -1,0 +1,152 @@
+"""The typed, immutable form of one service's desired state.
+
+Everything downstream (store, planner, engine) works on `ServiceSpec`, never on raw YAML.
+The spec also knows which of its fields shape the container: only those feed the spec hash,
+so editing a display name or a restart policy never recreates a container.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Mapping
+
+Category = Literal["infrastructure", "ai", "monitoring"]
+CATEGORIES: tuple[Category, ...] = ("infrastructure", "ai", "monitoring")
+
+#: Fields that change the container Docker runs; a difference in any of them is drift.
+CONTAINER_FIELDS: tuple[str, ...] = (
+    "image", "command", "environment", "ports", "volumes", "healthcheck", "resources", "init",
+    "stop_grace_period",
+)
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    max_failures: int
+    backoff_base: float
+    backoff_max: float
+
+
+CATEGORY_RESTART_DEFAULTS: Mapping[str, RestartPolicy] = {
+    "infrastructure": RestartPolicy(max_failures=10, backoff_base=2.0, backoff_max=60.0),
+    "ai": RestartPolicy(max_failures=5, backoff_base=5.0, backoff_max=300.0),
+    "monitoring": RestartPolicy(max_failures=3, backoff_base=10.0, backoff_max=600.0),
+}
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    host_ip: str
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    source: str
+    target: str
+    read_only: bool = False
+    kind: Literal["bind", "volume"] = "bind"
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    kind: Literal["http", "tcp", "command"]
+    interval: float
+    timeout: float
+    start_period: float
+    retries: int
+    path: str | None = None
+    port: int | None = None
+    command: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Resources:
+    memory_bytes: int | None = None
+    cpus: float | None = None
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    display_name: str
+    category: Category
+    image: str
+    restart: RestartPolicy
+    command: tuple[str, ...] | None = None
+    environment: tuple[tuple[str, str], ...] = ()
+    ports: tuple[PortMapping, ...] = ()
+    port: int | None = None
+    volumes: tuple[VolumeMount, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    healthcheck: HealthCheck | None = None
+    resources: Resources = field(default_factory=Resources)
+    init: bool = False
+    stop_grace_period: float = 10.0
+    enabled: bool = True
+    source_file: str = ""
+    source_line: int = 0
+
+    def container_fields(self) -> dict[str, Any]:
+        """The JSON-able values of the fields that shape the container.
+
+        An http or tcp check is probed by Steward from outside, so changing it must not
+        recreate the container; only a command check becomes the container's HEALTHCHECK.
+        """
+        data = asdict(self)
+        if self.healthcheck is None or self.healthcheck.kind != "command":
+            data["healthcheck"] = None
+        return {name: data[name] for name in CONTAINER_FIELDS}
+
+    def field_hashes(self) -> dict[str, str]:
+        """A short hash per container field, so drift can name the fields that changed."""
+        return {name: _digest(value)[:12] for name, value in self.container_fields().items()}
+
+    @property
+    def spec_hash(self) -> str:
+        return _digest(self.container_fields())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
+        """Rebuild a spec stored by `to_dict` (JSON turns tuples into lists)."""
+        health = data.get("healthcheck")
+        return cls(
+            **{k: v for k, v in data.items() if k in _SCALARS},
+            restart=RestartPolicy(**data["restart"]),
+            command=_tuple(data.get("command")),
+            environment=tuple((k, v) for k, v in data.get("environment", ())),
+            ports=tuple(PortMapping(**p) for p in data.get("ports", ())),
+            volumes=tuple(VolumeMount(**v) for v in data.get("volumes", ())),
+            depends_on=tuple(data.get("depends_on", ())),
+            healthcheck=HealthCheck(**{**health, "command": _tuple(health.get("command"))})
+            if health else None,
+            resources=Resources(**data.get("resources", {})),
+        )
+
+
+_SCALARS = {"name", "display_name", "category", "image", "port", "enabled", "init",
+            "stop_grace_period", "source_file", "source_line"}
+
+
+def _tuple(value: list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
+    return tuple(value) if value is not None else None
+
+
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """All services of one valid load of `desired_state/`, plus the fleet-wide settings."""
+
+    services: Mapping[str, ServiceSpec]
+    prune: bool = False
+    digest: str = ""

@@ -1,0 +1,106 @@
+"""A safe YAML loader that remembers the line of every key and list item.
+
+Marshmallow reports errors by field path; this module turns such a path back into the
+line an operator has to edit, which is what makes a validation error actionable.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import yaml
+
+
+class LineDict(dict):
+    """A mapping that knows the line of itself and of each of its keys and values."""
+
+    line: int = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key_lines: dict[Any, int] = {}
+        self.value_lines: dict[Any, int] = {}
+
+
+class LineList(list):
+    """A sequence that knows the line of itself and of each item."""
+
+    line: int = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.item_lines: list[int] = []
+
+
+class YamlSyntaxError(ValueError):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+class _LineLoader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
+        self.flatten_mapping(node)
+        mapping = LineDict()
+        mapping.line = node.start_mark.line + 1
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in mapping:
+                raise YamlSyntaxError(
+                    key_node.start_mark.line + 1,
+                    f"duplicate key {key!r} (first at line {mapping.key_lines[key]})",
+                )
+            mapping[key] = self.construct_object(value_node, deep=True)
+            mapping.key_lines[key] = key_node.start_mark.line + 1
+            mapping.value_lines[key] = value_node.start_mark.line + 1
+        return mapping
+
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:
+        items = LineList()
+        items.line = node.start_mark.line + 1
+        for child in node.value:
+            items.append(self.construct_object(child, deep=True))
+            items.item_lines.append(child.start_mark.line + 1)
+        return items
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                            _LineLoader.construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+                            _LineLoader.construct_sequence)
+
+
+def parse(text: str) -> Any:
+    """Parse YAML text; syntax errors become `YamlSyntaxError` with a 1-based line."""
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except YamlSyntaxError:
+        raise
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else 1
+        raise YamlSyntaxError(line, f"invalid YAML: {err.problem or err}") from None
+    except yaml.YAMLError as err:
+        raise YamlSyntaxError(1, f"invalid YAML: {err}") from None
+
+
+def line_of(node: Any, path: Sequence[Any], *, fallback: int = 1) -> int:
+    """The line of the deepest element of `path` that exists under `node`.
+
+    A missing key has no line of its own, so it is reported at its parent's line.
+    """
+    line = getattr(node, "line", fallback) or fallback
+    for step in path:
+        if isinstance(node, LineDict) and step in node:
+            line = node.value_lines[step] if not isinstance(node[step], (LineDict, LineList)) \
+                else node.key_lines[step]
+            node = node[step]
+        elif isinstance(node, LineDict) and step in node.key_lines:
+            line = node.key_lines[step]
+            break
+        elif isinstance(node, LineList) and isinstance(step, int) and 0 <= step < len(node):
+            line = node.item_lines[step]
+            node = node[step]
+        else:
+            break
+    return line

@@ -1,0 +1,237 @@
+"""The only module that talks to the Docker Engine API (through the docker SDK).
+
+Containers are Steward's when they carry its labels: the instance, the service name and the
+spec hash. Everything listed, started or removed here is filtered by the instance label, so
+containers Steward did not create are never touched.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import datetime
+from typing import Any, Callable, Mapping, TypeVar
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import Healthcheck, Mount
+
+from app.desired_state.spec import ServiceSpec
+from app.engine.observed import ObservedContainer
+from app.errors import ActionFailed, EngineUnavailable
+
+LABEL_INSTANCE = "io.steward.instance"
+LABEL_SERVICE = "io.steward.service"
+LABEL_SPEC_HASH = "io.steward.spec-hash"
+LABEL_FIELD_HASHES = "io.steward.field-hashes"
+
+_HEALTH_IN_STATUS = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+_EXIT_IN_STATUS = re.compile(r"^Exited \((-?\d+)\)")
+_NANOS = 1_000_000_000
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class DockerEngine:
+    def __init__(self, *, instance: str, base_url: str | None = None,
+                 timeout: float = 30.0) -> None:
+        self.instance = instance
+        self.base_url = base_url
+        self.timeout = timeout
+        self._client: docker.DockerClient | None = None
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def ping(self) -> str:
+        """The engine's version, or EngineUnavailable."""
+        return self._call(lambda c: c.version()["Version"], "ping the engine")
+
+    def observe(self, known: Mapping[str, str] | None = None) -> list[ObservedContainer]:
+        """All of this instance's containers in one list call.
+
+        `known` maps container id -> state as last observed; only containers that are new or
+        changed state are inspected, for their start time and exit details.
+        """
+        known = known or {}
+        summaries = self._call(lambda c: c.api.containers(
+            all=True, filters={"label": f"{LABEL_INSTANCE}={self.instance}"}), "list containers")
+        observed = []
+        for summary in summaries:
+            container = _from_summary(summary)
+            if known.get(container.id) != container.state:
+                container = self._inspect(container) or container
+            observed.append(container)
+        return observed
+
+    def _inspect(self, seen: ObservedContainer) -> ObservedContainer | None:
+        try:
+            attrs = self._call(lambda c: c.api.inspect_container(seen.id), "inspect container")
+        except ActionFailed:
+            return None
+        state = attrs["State"]
+        health = (state.get("Health") or {}).get("Status")
+        return ObservedContainer(
+            id=seen.id, name=seen.name, service=seen.service, spec_hash=seen.spec_hash,
+            field_hashes=seen.field_hashes, image=seen.image, created=seen.created,
+            state=state["Status"], health=health or seen.health,
+            started_at=_parse_time(state.get("StartedAt")),
+            exit_code=state.get("ExitCode") if state["Status"] != "running" else None,
+            oom_killed=bool(state.get("OOMKilled")),
+        )
+
+    def logs(self, container_id: str, lines: int = 100) -> str:
+        raw = self._call(lambda c: c.api.logs(container_id, tail=lines), "read logs")
+        return raw.decode("utf-8", errors="replace")
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def create(self, spec: ServiceSpec) -> str:
+        """Create and start a container for `spec`; pulls the image when it is missing."""
+        self._ensure_image(spec.image)
+        name = f"{self.instance}-{spec.name}"
+        created = self._call(lambda c: c.api.create_container(
+            spec.image, name=name, **self._create_options(c, spec)), f"create container {name}")
+        self.start(created["Id"])
+        return created["Id"]
+
+    def start(self, container_id: str) -> None:
+        self._call(lambda c: c.api.start(container_id), "start container")
+
+    def stop(self, container_id: str, grace_period: float) -> None:
+        self._call(lambda c: c.api.stop(container_id, timeout=round(grace_period)),
+                   "stop container")
+
+    def restart(self, container_id: str, grace_period: float) -> None:
+        self._call(lambda c: c.api.restart(container_id, timeout=round(grace_period)),
+                   "restart container")
+
+    def remove(self, container_id: str) -> None:
+        """Stop and remove a container; one that is already gone counts as removed."""
+        try:
+            self._call(lambda c: c.api.remove_container(container_id, force=True, v=False),
+                       "remove container")
+        except ActionFailed as err:
+            if "No such container" not in str(err):
+                raise
+
+    def _ensure_image(self, image: str) -> None:
+        try:
+            self._call(lambda c: c.images.get(image), "look up image", reraise=(ImageNotFound,))
+        except ImageNotFound:
+            log.info("pulling image %s", image)
+            try:
+                self._call(lambda c: c.images.pull(image), f"pull image {image}")
+            except ActionFailed as err:
+                raise ActionFailed(f"image {image} is not present and could not be pulled: "
+                                   f"{err}") from None
+
+    def _create_options(self, client: docker.DockerClient, spec: ServiceSpec) -> dict[str, Any]:
+        bindings: dict[str, list[tuple[str, int]]] = {}
+        for p in spec.ports:
+            bindings.setdefault(f"{p.container_port}/{p.protocol}", []).append(
+                (p.host_ip, p.host_port))
+        host_config = client.api.create_host_config(
+            port_bindings=bindings,
+            mounts=[Mount(v.target, v.source, type=v.kind, read_only=v.read_only)
+                    for v in spec.volumes],
+            restart_policy={"Name": "no"},  # Steward heals, so Docker must not
+            init=spec.init or None,
+            mem_limit=spec.resources.memory_bytes,
+            nano_cpus=int(spec.resources.cpus * _NANOS) if spec.resources.cpus else None,
+        )
+        return {
+            "command": list(spec.command) if spec.command else None,
+            "environment": dict(spec.environment),
+            "ports": [(p.container_port, p.protocol) for p in spec.ports],
+            "labels": {
+                LABEL_INSTANCE: self.instance,
+                LABEL_SERVICE: spec.name,
+                LABEL_SPEC_HASH: spec.spec_hash,
+                LABEL_FIELD_HASHES: json.dumps(spec.field_hashes(), sort_keys=True),
+            },
+            "healthcheck": _healthcheck(spec),
+            "stop_timeout": round(spec.stop_grace_period),
+            "host_config": host_config,
+            "detach": True,
+        }
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _client_or_raise(self) -> docker.DockerClient:
+        if self._client is None:
+            try:
+                client = docker.DockerClient(base_url=self.base_url, timeout=int(self.timeout)) \
+                    if self.base_url else docker.from_env(timeout=int(self.timeout))
+                client.ping()
+            except (DockerException, requests.RequestException) as err:
+                raise EngineUnavailable(f"Docker engine unreachable: {_short(err)}") from None
+            self._client = client
+        return self._client
+
+    def _call(self, operation: Callable[[docker.DockerClient], T], what: str,
+              reraise: tuple[type[Exception], ...] = ()) -> T:
+        """Run one SDK call, turning SDK errors into Steward's error types."""
+        client = self._client_or_raise()
+        try:
+            return operation(client)
+        except reraise:
+            raise
+        except NotFound as err:
+            raise ActionFailed(f"{what}: No such container or image ({_short(err)})") from None
+        except APIError as err:
+            raise ActionFailed(f"{what}: {_short(err)}") from None
+        except (requests.ConnectionError, requests.Timeout, DockerException) as err:
+            self._client = None
+            raise EngineUnavailable(f"Docker engine unreachable: {_short(err)}") from None
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _healthcheck(spec: ServiceSpec) -> Healthcheck | None:
+    check = spec.healthcheck
+    if check is None or check.kind != "command":
+        return None
+    return Healthcheck(test=["CMD", *(check.command or ())], interval=int(check.interval * _NANOS),
+                       timeout=int(check.timeout * _NANOS), retries=check.retries,
+                       start_period=int(check.start_period * _NANOS))
+
+
+def _from_summary(summary: Mapping[str, Any]) -> ObservedContainer:
+    labels = summary.get("Labels") or {}
+    status = summary.get("Status") or ""
+    health = _HEALTH_IN_STATUS.search(status)
+    exit_match = _EXIT_IN_STATUS.match(status)
+    try:
+        field_hashes = json.loads(labels.get(LABEL_FIELD_HASHES, "{}"))
+    except ValueError:
+        field_hashes = {}
+    return ObservedContainer(
+        id=summary["Id"],
+        name=(summary.get("Names") or ["?"])[0].lstrip("/"),
+        service=labels.get(LABEL_SERVICE, ""),
+        spec_hash=labels.get(LABEL_SPEC_HASH, ""),
+        field_hashes=field_hashes,
+        state=summary.get("State", "unknown"),
+        image=summary.get("Image", ""),
+        health={"health: starting": "starting"}.get(health.group(1), health.group(1))
+        if health else None,
+        exit_code=int(exit_match.group(1)) if exit_match else None,
+        created=str(summary.get("Created", "")).rjust(12, "0"),
+    )
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value or value.startswith("0001-"):
+        return None
+    trimmed = re.sub(r"(\.\d{6})\d*", r"\1", value).replace("Z", "+00:00")
+    return datetime.fromisoformat(trimmed)
+
+
+def _short(err: Exception) -> str:
+    text = getattr(err, "explanation", None) or str(err)
+    return str(text).strip().splitlines()[0][:300] if str(text).strip() else type(err).__name__

@@ -1,0 +1,36 @@
+"""What Steward saw of one of its containers: a frozen snapshot, free of the docker SDK.
+
+The planner takes these as input, so this module must not import docker.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class ObservedContainer:
+    id: str
+    name: str
+    service: str
+    spec_hash: str
+    state: str
+    image: str
+    health: str | None = None
+    field_hashes: Mapping[str, str] = field(default_factory=dict)
+    started_at: datetime | None = None
+    exit_code: int | None = None
+    oom_killed: bool = False
+    created: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def exit_reason(self) -> str:
+        if self.oom_killed:
+            return f"exit code {self.exit_code} (OOM killed)"
+        if self.exit_code is not None:
+            return f"exit code {self.exit_code}"
+        return f"container {self.state}"

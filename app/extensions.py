@@ -1,0 +1,79 @@
+"""Project subclasses of flask-smorest's Api, Blueprint and marshmallow's Schema.
+
+Every resource imports these, so the error format (with the `detail` string the contract's
+JavaScript client reads) and the datetime format live in one place.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+import flask_smorest
+import marshmallow as ma
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class Schema(ma.Schema):
+    class Meta:
+        ordered = True
+
+
+class UTCDateTime(ma.fields.DateTime):
+    """ISO 8601 in UTC with a `Z`, as the contract shows (2025-12-23T10:30:00Z)."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ErrorSchema(Schema):
+    code = ma.fields.Integer(metadata={"description": "HTTP status code"})
+    status = ma.fields.String(metadata={"description": "HTTP status name"})
+    message = ma.fields.String(metadata={"description": "What went wrong"})
+    detail = ma.fields.String(required=True,
+                              metadata={"description": "What went wrong, for people and clients"})
+    errors = ma.fields.Dict(metadata={"description": "Validation errors by location and field"})
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> tuple[dict, int, dict]:
+        """flask-smorest's JSON error, plus `detail` (never a stack trace, never HTML)."""
+        if error.code and error.code >= 500:
+            log.error("request failed with %s", error.code,
+                      exc_info=getattr(error, "original_exception", None))
+        payload, code, headers = super().handle_http_exception(error)
+        if "errors" in payload:
+            payload["detail"] = _describe(payload["errors"])
+        else:
+            payload["detail"] = payload.get("message") or _default_detail(error)
+        payload.setdefault("message", payload["detail"])
+        return payload, code, headers
+
+
+def _default_detail(error: HTTPException) -> str:
+    if error.code == 500:
+        return "Internal server error; see Steward's log for details"
+    return error.description or error.name
+
+
+def _describe(errors: dict) -> str:
+    """One readable line from webargs' nested errors, e.g. `category: Must be one of: ...`."""
+    parts = []
+    for location, fields in errors.items():
+        if not isinstance(fields, dict):
+            parts.append(f"{location}: {fields}")
+            continue
+        for field, messages in fields.items():
+            text = " ".join(messages) if isinstance(messages, list) else str(messages)
+            parts.append(f"Invalid {location} parameter '{field}': {text}")
+    return "; ".join(parts) or "Invalid request"
+
+
+class Blueprint(flask_smorest.Blueprint):
+    pass

@@ -1,0 +1,87 @@
+"""The read model the API and the status page share: each service as the contract shows it.
+
+Built from the store alone (specs + runtime rows) and the clock, so answering a request never
+waits on Docker.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.desired_state.spec import CATEGORIES
+from app.status import Status, derive_status
+from app.store.models import RuntimeState, ServiceRecord
+
+
+@dataclass(frozen=True)
+class ServiceOverview:
+    name: str
+    display_name: str
+    category: str
+    status: Status
+    enabled: bool
+    container_id: str | None
+    image: str
+    port: int | None
+    failure_count: int
+    restart_count: int
+    last_restart_at: datetime | None
+    uptime_seconds: int | None
+    last_failure: str | None
+    last_failure_at: datetime | None
+    disabled_reason: str | None
+    last_error: str | None
+    health_output: str | None
+    source_file: str
+
+
+def overview_of(record: ServiceRecord, runtime: RuntimeState, now: datetime) -> ServiceOverview:
+    spec = record.spec
+    status = derive_status(enabled=runtime.enabled, pending_action=runtime.pending_action,
+                           container_state=runtime.container_state, health=runtime.health,
+                           has_healthcheck=spec.get("healthcheck") is not None)
+    uptime = None
+    if status == "running" and runtime.started_at is not None:
+        uptime = max(0, int((now - runtime.started_at).total_seconds()))
+    return ServiceOverview(
+        name=record.name, display_name=record.display_name, category=record.category,
+        status=status, enabled=runtime.enabled,
+        container_id=runtime.container_id[:12] if runtime.container_id else None,
+        image=spec["image"], port=spec.get("port"), failure_count=runtime.failure_count,
+        restart_count=runtime.restart_count, last_restart_at=runtime.last_restart_at,
+        uptime_seconds=uptime, last_failure=runtime.last_failure,
+        last_failure_at=runtime.last_failure_at, disabled_reason=runtime.disabled_reason,
+        last_error=runtime.last_error, health_output=runtime.health_output,
+        source_file=record.source_file,
+    )
+
+
+def list_services(session: Session, now: datetime, category: str | None = None
+                  ) -> list[ServiceOverview]:
+    query = (select(ServiceRecord, RuntimeState)
+             .join(RuntimeState, RuntimeState.service == ServiceRecord.name)
+             .order_by(ServiceRecord.category, ServiceRecord.name))
+    if category is not None:
+        query = query.where(ServiceRecord.category == category)
+    services = [overview_of(record, runtime, now) for record, runtime in session.execute(query)]
+    rank = {c: i for i, c in enumerate(CATEGORIES)}
+    return sorted(services, key=lambda s: (rank.get(s.category, 99), s.name))
+
+
+def get_service(session: Session, name: str, now: datetime) -> ServiceOverview | None:
+    record = session.get(ServiceRecord, name)
+    runtime = session.get(RuntimeState, name)
+    return overview_of(record, runtime, now) if record and runtime else None
+
+
+def by_category(services: list[ServiceOverview]) -> dict[str, dict[str, int]]:
+    """Totals per category, always all three; healthy means status `running`."""
+    summary = {c: {"total": 0, "healthy": 0, "unhealthy": 0} for c in CATEGORIES}
+    for service in services:
+        counts = summary[service.category]
+        counts["total"] += 1
+        counts["healthy" if service.status == "running" else "unhealthy"] += 1
+    return summary

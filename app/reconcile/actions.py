@@ -1,0 +1,65 @@
+"""Plan actions: plain data saying what to do to which service, and why.
+
+An action is one step the executor turns into at most one engine operation (RECREATE is
+stop + remove + create, one logical step). `Plan.render()` gives stable text for tests,
+logs and the CLI.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+
+class Kind(str, Enum):
+    CREATE = "create"
+    START = "start"
+    RECREATE = "recreate"
+    RESTART = "restart"
+    STOP = "stop"
+    REMOVE_DUPLICATE = "remove-duplicate"
+    REMOVE_ORPHAN = "remove-orphan"
+    REPORT_ORPHAN = "report-orphan"
+    WAIT = "wait"
+    DISABLE = "disable"
+    RESET_FAILURES = "reset-failures"
+
+
+#: Kinds that change containers; a plan without them makes no write call to Docker.
+DOCKER_WRITES = frozenset({Kind.CREATE, Kind.START, Kind.RECREATE, Kind.RESTART, Kind.STOP,
+                           Kind.REMOVE_DUPLICATE, Kind.REMOVE_ORPHAN})
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: Kind
+    service: str
+    cause: str
+    container_id: str | None = None
+    drift: tuple[str, ...] = ()
+    heal: bool = False
+    until: datetime | None = None
+
+    def describe(self) -> str:
+        """The cause, with the drifted fields or the wait deadline when there are any."""
+        text = self.cause
+        if self.drift:
+            text += f" [drift: {', '.join(self.drift)}]"
+        if self.until:
+            text += f" (until {self.until.isoformat()})"
+        return text
+
+    def render(self) -> str:
+        return f"{self.kind.value} {self.service}: {self.describe()}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...] = field(default_factory=tuple)
+
+    def render(self) -> str:
+        return "\n".join(a.render() for a in self.actions) or "nothing to do"
+
+    @property
+    def writes_docker(self) -> bool:
+        return any(a.kind in DOCKER_WRITES for a in self.actions)

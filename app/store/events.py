@@ -1,0 +1,28 @@
+"""The append-only event log: one row per thing that happened to a service, with its reason."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.store.models import Event
+
+log = logging.getLogger("steward.events")
+
+
+def record_event(session: Session, *, service: str | None, kind: str, message: str,
+                 at: datetime, actor: str = "reconciler") -> Event:
+    """Append an event and log it as one line (the log and the table say the same)."""
+    event = Event(at=at, service=service, kind=kind, message=message, actor=actor)
+    session.add(event)
+    log.info("%s %s: %s (by %s)", kind, service or "-", message, actor)
+    return event
+
+
+def recent_events(session: Session, *, service: str | None = None, limit: int = 20) -> list[Event]:
+    query = select(Event).order_by(Event.id.desc()).limit(limit)
+    if service is not None:
+        query = query.where(Event.service == service)
+    return list(session.scalars(query))

@@ -1,0 +1,124 @@
+"""SQLAlchemy models: desired specs, runtime state, the event log, loads and engine status.
+
+The API and the status page answer from these tables alone; only the reconciler writes
+what it observed in Docker here, so a request never waits on the engine.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, MetaData, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Store naive UTC, hand back aware UTC: SQLite keeps no time zone of its own."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ServiceRecord(Base):
+    """The last valid desired spec of one service, as loaded from its file."""
+
+    __tablename__ = "services"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(String(32))
+    display_name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict] = mapped_column(JSON)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    source_file: Mapped[str] = mapped_column(String(500))
+    source_line: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RuntimeState(Base):
+    """What Steward knows and has decided about one service at run time."""
+
+    __tablename__ = "runtime_state"
+
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    spec_enabled: Mapped[bool] = mapped_column(default=True)
+    manually_stopped: Mapped[bool] = mapped_column(default=False)
+    pending_action: Mapped[str | None] = mapped_column(String(16))
+    failure_count: Mapped[int] = mapped_column(default=0)
+    restart_count: Mapped[int] = mapped_column(default=0)
+    last_restart_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure: Mapped[str | None] = mapped_column(Text)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    error_count: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    container_id: Mapped[str | None] = mapped_column(String(64))
+    container_state: Mapped[str | None] = mapped_column(String(32))
+    health: Mapped[str | None] = mapped_column(String(16))
+    health_failures: Mapped[int] = mapped_column(default=0)
+    health_output: Mapped[str | None] = mapped_column(Text)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    oom_killed: Mapped[bool] = mapped_column(default=False)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    """Append-only log of what happened to which service, when and why."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    service: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64), default="reconciler")
+
+
+class DesiredStateLoad(Base):
+    """One attempt to load `desired_state/`; the newest ok row is the state in force."""
+
+    __tablename__ = "desired_state_loads"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    digest: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool]
+    services: Mapped[int] = mapped_column(default=0)
+    prune: Mapped[bool] = mapped_column(default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class EngineStatus(Base):
+    """Whether the container engine answered the last time Steward asked (one row)."""
+
+    __tablename__ = "engine_status"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reachable: Mapped[bool]
+    detail: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
