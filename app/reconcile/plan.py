@@ -38,15 +38,19 @@ def plan(desired: DesiredState, observed: Sequence[ObservedContainer],
 
 
 def dependency_order(specs: Iterable[ServiceSpec]) -> list[str]:
-    """Names with every dependency first; ties go infrastructure, ai, monitoring, then by name."""
+    """Names with every dependency first, else infrastructure, ai, monitoring, then by name.
+
+    A dependency moves up to the tier of its earliest dependent, so an ai service that needs
+    a monitoring-tier service is not held back behind the whole monitoring tier.
+    """
     specs = {s.name: s for s in specs}
-    rank = {c: i for i, c in enumerate(CATEGORIES)}
     waiting = {n: {d for d in s.depends_on if d in specs} for n, s in specs.items()}
     dependents: dict[str, list[str]] = defaultdict(list)
     for name, deps in waiting.items():
         for dep in deps:
             dependents[dep].append(name)
-    ready = [(rank[s.category], n) for n, s in specs.items() if not waiting[n]]
+    tier = _effective_tiers(specs, dependents)
+    ready = [(tier[n], n) for n in specs if not waiting[n]]
     heapq.heapify(ready)
     order: list[str] = []
     while ready:
@@ -55,8 +59,25 @@ def dependency_order(specs: Iterable[ServiceSpec]) -> list[str]:
         for dependent in dependents[name]:
             waiting[dependent].discard(name)
             if not waiting[dependent]:
-                heapq.heappush(ready, (rank[specs[dependent].category], dependent))
+                heapq.heappush(ready, (tier[dependent], dependent))
     return order + sorted(set(specs) - set(order))
+
+
+def _effective_tiers(specs: Mapping[str, ServiceSpec],
+                     dependents: Mapping[str, list[str]]) -> dict[str, int]:
+    rank = {c: i for i, c in enumerate(CATEGORIES)}
+    tiers: dict[str, int] = {}
+
+    def tier(name: str, seen: frozenset[str]) -> int:
+        if name not in tiers:
+            own = rank[specs[name].category]
+            above = [tier(d, seen | {name}) for d in dependents.get(name, ()) if d not in seen]
+            tiers[name] = min([own, *above])
+        return tiers[name]
+
+    for name in specs:
+        tier(name, frozenset())
+    return tiers
 
 
 def drifted_fields(spec: ServiceSpec, container: ObservedContainer) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from app.health.probes import probe
 from app.reconcile.actions import Plan
 from app.reconcile.executor import ExecutionReport, execute
 from app.reconcile.plan import plan, primary_containers
+from app.reconcile.views import RuntimeView
 from app.store.db import Store
 from app.store.models import RuntimeState
 from app.store.runtime import (
@@ -98,12 +99,33 @@ class Reconciler:
         load_error = self.load_desired()
         with self.store.session() as session:
             desired = stored_desired_state(session)
-            known = {r.container_id: r.container_state or ""
-                     for r in runtime_rows(session).values() if r.container_id}
         try:
-            observed = self.engine.observe(known)
+            observed, views = self._observe(desired)
         except EngineUnavailable as err:
             return self._engine_down(str(err), load_error)
+        the_plan = plan(desired, observed, views, self.clock(), stable_period=self.stable_period)
+        if the_plan.actions:
+            log.debug("plan:\n%s", the_plan.render())
+        try:
+            report = execute(the_plan, engine=self.engine, store=self.store,
+                             specs=desired.services, now=self.clock,
+                             reported=self._reported_orphans)
+            if the_plan.writes_docker:
+                self._observe(desired)  # so the API shows what the pass just did
+        except EngineUnavailable as err:
+            return self._engine_down(str(err), load_error, the_plan)
+        finally:
+            with self.store.session() as session:
+                consume_pending(session, {n: v.pending_action for n, v in views.items()})
+        return PassResult(plan=the_plan, report=report, load_error=load_error)
+
+    def _observe(self, desired: DesiredState
+                 ) -> tuple[list[ObservedContainer], dict[str, RuntimeView]]:
+        """List the containers, assess health, store both; return what the planner needs."""
+        with self.store.session() as session:
+            known = {r.container_id: r.container_state or ""
+                     for r in runtime_rows(session).values() if r.container_id}
+        observed = self.engine.observe(known)
         now = self.clock()
         primaries = primary_containers(desired, observed)
         with self.store.session() as session:
@@ -112,19 +134,7 @@ class Reconciler:
             record_observations(session, primaries, health, now)
             set_engine_status(session, reachable=True, detail=None, now=now)
             views = {name: to_view(row) for name, row in rows.items()}
-        the_plan = plan(desired, observed, views, now, stable_period=self.stable_period)
-        if the_plan.actions:
-            log.debug("plan:\n%s", the_plan.render())
-        try:
-            report = execute(the_plan, engine=self.engine, store=self.store,
-                             specs=desired.services, now=self.clock,
-                             reported=self._reported_orphans)
-        except EngineUnavailable as err:
-            return self._engine_down(str(err), load_error, the_plan)
-        finally:
-            with self.store.session() as session:
-                consume_pending(session, {n: v.pending_action for n, v in views.items()})
-        return PassResult(plan=the_plan, report=report, load_error=load_error)
+        return observed, views
 
     def _engine_down(self, error: str, load_error: str | None, the_plan: Plan | None = None
                      ) -> PassResult:

@@ -1,0 +1,4 @@
+"""`python -m app` runs the `steward` command."""
+from app.cli import main
+
+main()

@@ -1,0 +1,159 @@
+"""Fixtures for tests against a real dockerd and a real HTTP server.
+
+Every container a test creates carries a unique instance label and is removed at teardown,
+pass or fail; the busybox test image carries a test label and is removed with the session.
+These tests never skip: without a Docker engine they fail and say how to get one.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+
+import docker
+import pytest
+import requests
+
+from app.engine.docker_engine import LABEL_INSTANCE
+from app.engine.images import build_busybox_image
+
+T = TypeVar("T")
+TEST_LABEL = "io.steward.test"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as err:  # noqa: BLE001 - any failure means the same to the reader
+        pytest.fail(f"no Docker engine: {err}. Run ./scripts/test.sh, which installs and "
+                    "starts dockerd, or start it yourself.", pytrace=False)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_client: docker.DockerClient) -> Iterator[str]:
+    tag = f"steward-test-busybox:{uuid.uuid4().hex[:8]}"
+    build_busybox_image(docker_client, tag, labels={TEST_LABEL: "1"})
+    yield tag
+    docker_client.images.remove(tag, force=True)
+
+
+@pytest.fixture
+def instance(docker_client: docker.DockerClient) -> Iterator[str]:
+    """A unique instance label; every container under it is removed at teardown, pass or fail.
+
+    Anything that uses the instance (the app, a live server) is torn down before this runs.
+    """
+    name = f"t{uuid.uuid4().hex[:10]}"
+    yield name
+    for container in docker_client.containers.list(
+            all=True, filters={"label": f"{LABEL_INSTANCE}={name}"}):
+        container.remove(force=True)
+
+
+def wait_for(check: Callable[[], T], *, timeout: float = 30, interval: float = 0.2,
+             what: str = "condition") -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    """`steward serve` in a subprocess, as a user runs it."""
+
+    env: dict[str, str]
+    port: int
+    log: Path
+    process: subprocess.Popen | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(self.port)],
+            env={**self.env, **self.extra_env}, stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT)
+        wait_for(self._ready, timeout=30, what=f"steward serve on {self.url}")
+
+    def _ready(self) -> bool:
+        if self.process and self.process.poll() is not None:
+            pytest.fail(f"steward serve exited:\n{self.log.read_text()[-3000:]}")
+        try:
+            return requests.get(f"{self.url}/api/system/desired-state", timeout=1).ok
+        except requests.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def get(self, path: str, **kwargs: object) -> requests.Response:
+        return requests.get(f"{self.url}{path}", timeout=10, **kwargs)
+
+    def post(self, path: str) -> requests.Response:
+        return requests.post(f"{self.url}{path}", timeout=10)
+
+    def service(self, name: str) -> dict:
+        return self.get(f"/api/system/services/{name}").json()
+
+
+@pytest.fixture
+def make_server(tmp_path: Path, desired_dir: Path, instance: str, docker_client: docker.DockerClient
+                ) -> Iterator[Callable[..., LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def make(port: int | None = None, **env: str) -> LiveServer:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("STEWARD_")}
+        base.update({
+            "STEWARD_DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
+            "STEWARD_DESIRED_STATE": str(desired_dir),
+            "STEWARD_INSTANCE": instance,
+            "STEWARD_RECONCILE_INTERVAL": "1",
+            "STEWARD_LOG_LEVEL": "INFO",
+            **env,
+        })
+        server = LiveServer(env=base, port=port or free_port(), log=tmp_path / "server.log")
+        servers.append(server)
+        server.start()
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()

@@ -1,0 +1,163 @@
+"""The planner: (desired, observed, runtime, now) -> plan text, without Docker."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.desired_state.spec import (
+    CATEGORY_RESTART_DEFAULTS, DesiredState, HealthCheck, RestartPolicy, ServiceSpec,
+)
+from app.engine.observed import ObservedContainer
+from app.reconcile.plan import dependency_order, plan
+from app.reconcile.views import RuntimeView
+
+NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def spec(name: str = "web", category: str = "ai", **changes: object) -> ServiceSpec:
+    base = ServiceSpec(name=name, display_name=name, category=category, image="img:1",
+                       restart=CATEGORY_RESTART_DEFAULTS[category])
+    return replace(base, **changes)
+
+
+def container(of: ServiceSpec, state: str = "running", **changes: object) -> ObservedContainer:
+    base = ObservedContainer(id=f"{of.name}-c1", name=f"steward-{of.name}", service=of.name,
+                             spec_hash=of.spec_hash, field_hashes=of.field_hashes(),
+                             state=state, image=of.image)
+    return replace(base, **changes)
+
+
+def render(services: list[ServiceSpec], observed: list[ObservedContainer],
+           runtime: dict[str, RuntimeView] | None = None, *, prune: bool = False,
+           now: datetime = NOW) -> str:
+    desired = DesiredState(services={s.name: s for s in services}, prune=prune)
+    return plan(desired, observed, runtime or {}, now, stable_period=60).render()
+
+
+WEB = spec()
+AGO = NOW - timedelta(seconds=3)
+
+
+@pytest.mark.parametrize("observed, runtime, expected", [
+    ([], RuntimeView(), "create web: no container"),
+    ([container(WEB)], RuntimeView(), "nothing to do"),
+    ([container(WEB, "created")], RuntimeView(), "start web: container was never started"),
+    ([container(WEB, "exited", exit_code=1)], RuntimeView(), "start web: exit code 1"),
+    ([container(WEB, "exited", exit_code=137, oom_killed=True)], RuntimeView(),
+     "start web: exit code 137 (OOM killed)"),
+    ([container(WEB, "exited")], RuntimeView(pending_action="start"),
+     "start web: start requested"),
+    ([container(WEB)], RuntimeView(pending_action="restart"), "restart web: restart requested"),
+    ([container(WEB)], RuntimeView(health="unhealthy", health_output="GET /health -> HTTP 500"),
+     "restart web: unhealthy: GET /health -> HTTP 500"),
+    ([container(WEB)], RuntimeView(enabled=False), "stop web: service is disabled"),
+    ([container(WEB, "exited")], RuntimeView(enabled=False), "nothing to do"),
+    ([], RuntimeView(enabled=False), "nothing to do"),
+    ([container(WEB)], RuntimeView(manually_stopped=True), "stop web: stopped by an operator"),
+    ([container(WEB, "exited")], RuntimeView(manually_stopped=True), "nothing to do"),
+    ([container(WEB)], RuntimeView(failure_count=2, last_restart_at=NOW - timedelta(seconds=61)),
+     "reset-failures web: healthy for 60s since the last restart"),
+    ([container(WEB)], RuntimeView(failure_count=2, last_restart_at=NOW - timedelta(seconds=59)),
+     "nothing to do"),
+    ([], RuntimeView(error_count=1, last_error_at=AGO),
+     "wait web: retrying after 1 engine error(s) (until 2026-01-01T12:00:02+00:00)"),
+    ([], RuntimeView(error_count=1, last_error_at=NOW - timedelta(seconds=5)),
+     "create web: no container"),
+])
+def test_each_state_leads_to_one_decision(observed: list[ObservedContainer],
+                                          runtime: RuntimeView, expected: str) -> None:
+    assert render([WEB], observed, {"web": runtime}) == expected
+
+
+@pytest.mark.parametrize("changes, drift", [
+    ({"image": "img:2"}, "image"),
+    ({"environment": (("A", "1"),)}, "environment"),
+    ({"command": ("sleep", "1")}, "command"),
+    ({"image": "img:2", "init": True}, "image, init"),
+    ({"healthcheck": HealthCheck("command", 1, 1, 0, 3, command=("true",))}, "healthcheck"),
+])
+def test_drift_recreates_and_names_the_fields(changes: dict, drift: str) -> None:
+    old = container(WEB)
+    assert render([replace(WEB, **changes)], [old]) == \
+        f"recreate web: desired spec changed [drift: {drift}]"
+
+
+def test_changes_outside_the_container_are_not_drift() -> None:
+    edited = replace(WEB, display_name="Renamed", restart=RestartPolicy(1, 1, 1),
+                     healthcheck=HealthCheck("http", 1, 1, 0, 3, path="/", port=80))
+    assert render([edited], [container(WEB)]) == "nothing to do"
+
+
+def test_a_container_without_field_hashes_still_drifts() -> None:
+    foreign = container(WEB, spec_hash="old", field_hashes={})
+    assert render([replace(WEB, image="img:2")], [foreign]).startswith("recreate web")
+
+
+def test_drift_wins_over_a_requested_restart() -> None:
+    assert render([replace(WEB, image="img:2")], [container(WEB)],
+                  {"web": RuntimeView(pending_action="restart")}) == \
+        "recreate web: desired spec changed [drift: image]"
+
+
+class TestRestartPolicy:
+    policy = RestartPolicy(max_failures=3, backoff_base=2, backoff_max=5)
+    svc = spec(restart=policy)
+
+    def decide(self, failures: int, restarted_ago: float) -> str:
+        runtime = RuntimeView(failure_count=failures,
+                              last_restart_at=NOW - timedelta(seconds=restarted_ago))
+        return render([self.svc], [container(self.svc, "exited", exit_code=1)],
+                      {"web": runtime})
+
+    def test_the_first_restart_is_immediate(self) -> None:
+        assert self.decide(0, 0) == "start web: exit code 1"
+
+    @pytest.mark.parametrize("failures, waits", [(1, 2), (2, 4)])
+    def test_further_restarts_wait_out_the_backoff(self, failures: int, waits: float) -> None:
+        assert self.decide(failures, waits - 0.5).startswith(
+            f"wait web: backoff after {failures} failure(s); last: exit code 1 (until ")
+        assert self.decide(failures, waits) == "start web: exit code 1"
+
+    def test_the_failure_limit_disables_the_service(self) -> None:
+        assert self.decide(3, 100) == ("disable web: failure limit reached: 3 consecutive "
+                                       "failures, last: exit code 1")
+
+
+def test_services_run_in_dependency_then_category_order() -> None:
+    services = [spec("grafana", "monitoring"), spec("llm", "ai", depends_on=("vector",)),
+                spec("vector", "monitoring"), spec("db", "infrastructure"),
+                spec("cache", "infrastructure")]
+    assert dependency_order(services) == ["cache", "db", "vector", "llm", "grafana"]
+    assert render(services, []) == "\n".join(
+        f"create {n}: no container" for n in ["cache", "db", "vector", "llm", "grafana"])
+
+
+def test_orphans_are_reported_unless_prune_is_set() -> None:
+    gone = container(spec("old"))
+    assert render([], [gone]) == ("report-orphan old: service is no longer in the desired "
+                                  "state; set prune: true to remove it")
+    assert render([], [gone], prune=True) == \
+        "remove-orphan old: service is no longer in the desired state (prune: true)"
+
+
+def test_duplicates_keep_the_current_running_container() -> None:
+    stale = container(WEB, id="a-stale", spec_hash="old", created="1")
+    current = container(WEB, id="b-current", created="2")
+    stopped = container(WEB, "exited", id="c-stopped", created="3")
+    result = plan(DesiredState(services={"web": WEB}), [stale, current, stopped], {}, NOW)
+    assert [(a.kind.value, a.container_id) for a in result.actions] == [
+        ("remove-duplicate", "c-stopped"), ("remove-duplicate", "a-stale")]
+
+
+def test_the_plan_is_deterministic() -> None:
+    services = [spec(f"s{i}", "ai") for i in range(5)]
+    observed = [container(s, "exited") for s in services[:3]]
+    assert render(services, observed) == render(list(reversed(services)),
+                                                list(reversed(observed)))
+
+
+def test_new_services_follow_their_file_enabled_flag() -> None:
+    assert render([replace(WEB, enabled=False)], [container(WEB)]) == \
+        "stop web: service is disabled"

@@ -1,0 +1,167 @@
+"""The Services API on a real database, without Docker: fields, rules and error bodies.
+
+The store is filled the way the reconciler fills it; the same endpoints are exercised against
+a live server and real containers in tests/integration.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from app.steward import Steward
+from app.store.models import RuntimeState
+from app.store.runtime import set_engine_status
+from tests.helpers import write_state
+
+CONTRACT_FIELDS = ["name", "display_name", "category", "status", "enabled", "container_id",
+                   "image", "port", "failure_count", "restart_count", "last_restart_at",
+                   "uptime_seconds"]
+
+
+@pytest.fixture
+def fleet(steward: Steward, desired_dir: Path) -> Steward:
+    write_state(desired_dir, """
+        services:
+          postgres: {category: infrastructure, image: "postgres:16", ports: ["5432:5432"]}
+          rtdetr: {category: ai, image: "rtdetr:1", display_name: RT-DETR Object Detection,
+                   port: 8001}
+          nemotron: {category: ai, image: "nemotron:1", display_name: Nemotron LLM}
+    """)
+    assert steward.reconciler.load_desired() is None
+    started = datetime.now(timezone.utc) - timedelta(seconds=100)
+    with steward.store.session() as session:
+        for name in ("postgres", "rtdetr"):
+            row = session.get(RuntimeState, name)
+            row.container_id, row.container_state, row.started_at = \
+                f"{name}0123456789abcdef", "running", started
+        session.get(RuntimeState, "nemotron").container_state = "exited"
+        set_engine_status(session, reachable=True, detail=None, now=started)
+    return steward
+
+
+def test_list_has_exactly_the_contract_fields(fleet: Steward, client: FlaskClient) -> None:
+    body = client.get("/api/system/services").get_json()
+    assert list(body) == ["services", "by_category", "timestamp"]
+    assert [s["name"] for s in body["services"]] == ["postgres", "nemotron", "rtdetr"]
+    rtdetr = body["services"][2]
+    assert list(rtdetr) == CONTRACT_FIELDS
+    assert rtdetr["display_name"] == "RT-DETR Object Detection"
+    assert rtdetr["status"] == "running" and rtdetr["container_id"] == "rtdetr012345"
+    assert rtdetr["port"] == 8001 and 99 <= rtdetr["uptime_seconds"] <= 120
+    assert body["services"][1]["status"] == "stopped"
+    assert body["services"][1]["uptime_seconds"] is None
+    assert body["timestamp"].endswith("Z")
+
+
+def test_by_category_always_holds_all_three(fleet: Steward, client: FlaskClient) -> None:
+    body = client.get("/api/system/services", query_string={"category": "ai"}).get_json()
+    assert [s["category"] for s in body["services"]] == ["ai", "ai"]
+    assert body["by_category"] == {
+        "infrastructure": {"total": 1, "healthy": 1, "unhealthy": 0},
+        "ai": {"total": 2, "healthy": 1, "unhealthy": 1},
+        "monitoring": {"total": 0, "healthy": 0, "unhealthy": 0},
+    }
+
+
+def test_unknown_category_is_a_clear_422(fleet: Steward, client: FlaskClient) -> None:
+    response = client.get("/api/system/services", query_string={"category": "gpu"})
+    assert response.status_code == 422
+    assert response.get_json()["detail"] == (
+        "Invalid query parameter 'category': must be one of: infrastructure, ai, monitoring")
+
+
+def test_restart_resets_failures_and_answers_starting(fleet: Steward,
+                                                      client: FlaskClient) -> None:
+    with fleet.store.session() as session:
+        session.get(RuntimeState, "rtdetr").failure_count = 3
+    response = client.post("/api/system/services/rtdetr/restart")
+    body = response.get_json()
+    assert response.status_code == 200
+    assert body["success"] is True
+    assert body["message"] == "Service 'rtdetr' restart initiated"
+    service = body["service"]
+    assert (service["status"], service["failure_count"], service["restart_count"]) == \
+        ("starting", 0, 1)
+    assert service["last_restart_at"].endswith("Z") and service["uptime_seconds"] is None
+
+
+@pytest.mark.parametrize("prepare, action, code, detail", [
+    ("disable", "restart", 400, "Service 'rtdetr' is disabled; enable it before restarting"),
+    (None, "start", 400, "Service 'rtdetr' is already running"),
+    ("disable", "start", 400, "Service 'rtdetr' is disabled; enable it to start it"),
+    (None, "frobnicate", 404, None),
+])
+def test_actions_that_do_not_fit_are_rejected(fleet: Steward, client: FlaskClient,
+                                              prepare: str | None, action: str, code: int,
+                                              detail: str | None) -> None:
+    if prepare:
+        assert client.post(f"/api/system/services/rtdetr/{prepare}").status_code == 200
+    response = client.post(f"/api/system/services/rtdetr/{action}")
+    assert response.status_code == code
+    assert response.is_json and isinstance(response.get_json()["detail"], str)
+    if detail:
+        assert response.get_json()["detail"] == detail
+
+
+@pytest.mark.parametrize("action", ["restart", "start", "stop", "enable", "disable"])
+def test_unknown_service_is_404_with_detail(fleet: Steward, client: FlaskClient,
+                                            action: str) -> None:
+    response = client.post(f"/api/system/services/nope/{action}")
+    assert response.status_code == 404
+    assert response.get_json()["detail"] == "Service 'nope' not found"
+
+
+def test_disable_then_enable(fleet: Steward, client: FlaskClient) -> None:
+    with fleet.store.session() as session:
+        session.get(RuntimeState, "nemotron").failure_count = 5
+    disabled = client.post("/api/system/services/nemotron/disable").get_json()
+    assert disabled["message"] == "Service 'nemotron' disabled"
+    assert (disabled["service"]["status"], disabled["service"]["enabled"]) == ("disabled", False)
+    enabled = client.post("/api/system/services/nemotron/enable").get_json()
+    assert enabled["message"] == "Service 'nemotron' enabled"
+    assert (enabled["service"]["status"], enabled["service"]["enabled"],
+            enabled["service"]["failure_count"]) == ("stopped", True, 0)
+
+
+def test_engine_unreachable_is_503_and_changes_nothing(fleet: Steward,
+                                                       client: FlaskClient) -> None:
+    with fleet.store.session() as session:
+        set_engine_status(session, reachable=False, detail="Docker engine unreachable: refused",
+                          now=datetime.now(timezone.utc))
+    for response in (client.get("/api/system/services"),
+                     client.post("/api/system/services/rtdetr/restart")):
+        assert response.status_code == 503
+        assert response.get_json()["detail"].startswith("Container orchestrator not available")
+    with fleet.store.session() as session:
+        assert session.get(RuntimeState, "rtdetr").restart_count == 0
+
+
+def test_one_service_shows_its_events(fleet: Steward, client: FlaskClient) -> None:
+    client.post("/api/system/services/rtdetr/restart")
+    body = client.get("/api/system/services/rtdetr").get_json()
+    assert body["events"][0]["kind"] == "restart-requested"
+    assert body["events"][0]["actor"] == "api"
+    assert body["source_file"].endswith("services.yaml")
+    assert client.get("/api/system/services/nope").status_code == 404
+
+
+def test_openapi_documents_every_endpoint_and_error(app, client: FlaskClient) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    paths = spec["paths"]
+    expected_errors = {"restart": {"400", "404", "503"}, "start": {"400", "404", "503"},
+                       "enable": {"404", "503"}, "disable": {"404", "503"}}
+    for action, codes in expected_errors.items():
+        responses = paths[f"/api/system/services/{{name}}/{action}"]["post"]["responses"]
+        assert codes <= set(responses), action
+        assert "example" in responses["200"]["content"]["application/json"]
+    listing = paths["/api/system/services"]["get"]
+    assert listing["parameters"][0]["name"] == "category"
+    assert "503" in listing["responses"]
+    error = spec["components"]["schemas"]["Error"]
+    assert "detail" in error["properties"] and "detail" in error["required"]
+    for url in ("/api/docs", "/api/docs/assets/swagger-ui-bundle.js"):
+        with client.get(url) as response:
+            assert response.status_code == 200, url
