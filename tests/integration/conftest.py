@@ -100,10 +100,10 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(self.port)],
-            env={**self.env, **self.extra_env}, stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT)
+        with self.log.open("ab") as out:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "app", "serve", "--port", str(self.port)],
+                env={**self.env, **self.extra_env}, stdout=out, stderr=subprocess.STDOUT)
         wait_for(self._ready, timeout=30, what=f"steward serve on {self.url}")
 
     def _ready(self) -> bool:
