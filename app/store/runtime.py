@@ -102,8 +102,8 @@ def set_engine_status(session: Session, *, reachable: bool, detail: str | None,
                       now: datetime) -> None:
     row = session.get(EngineStatus, 1)
     if row is None:
-        session.add(EngineStatus(id=1, reachable=reachable, detail=detail, checked_at=now))
-        return
+        row = EngineStatus(id=1, reachable=True, detail=None, checked_at=now)
+        session.add(row)
     if row.reachable != reachable:
         record_event(session, service=None, kind="engine-up" if reachable else "engine-down",
                      at=now, message=detail or "Docker engine reachable again")

@@ -165,3 +165,15 @@ def test_openapi_documents_every_endpoint_and_error(app, client: FlaskClient) ->
     for url in ("/api/docs", "/api/docs/assets/swagger-ui-bundle.js"):
         with client.get(url) as response:
             assert response.status_code == 200, url
+
+
+@pytest.mark.parametrize("method, url, code", [
+    ("get", "/api/system/nothing-here", 404),
+    ("delete", "/api/system/services", 405),
+    ("get", "/api/system/services/rtdetr/restart", 405),
+])
+def test_every_api_error_is_json_with_detail(fleet: Steward, client: FlaskClient, method: str,
+                                             url: str, code: int) -> None:
+    response = getattr(client, method)(url)
+    assert response.status_code == code
+    assert response.is_json and response.get_json()["detail"]
