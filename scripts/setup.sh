@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything Steward needs on a Debian machine: a virtual environment with Steward
 # installed, a running Docker engine and the static busybox the demo image is built from.
-# With --test, also what the test suite needs (test extras, curl).
+# With --test, also what the test suite needs (test extras, curl, PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +24,7 @@ apt_install() {
 }
 
 packages=(busybox-static)
-$with_tests && packages+=(curl)
+$with_tests && packages+=(curl postgresql)
 python3 -c "import ensurepip" 2>/dev/null || packages+=(python3-venv)
 apt_install "${packages[@]}"
 
