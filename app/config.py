@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from app.reconcile.policy import STABLE_PERIOD_SECONDS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: name -> (environment variable, default, parser)
@@ -15,7 +17,7 @@ SETTINGS: dict[str, tuple[str, Any, type]] = {
     "DATABASE_URL": ("STEWARD_DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'steward.db'}", str),
     "DESIRED_STATE_DIR": ("STEWARD_DESIRED_STATE", str(ROOT / "desired_state"), str),
     "RECONCILE_INTERVAL": ("STEWARD_RECONCILE_INTERVAL", 10.0, float),
-    "STABLE_PERIOD": ("STEWARD_STABLE_PERIOD", 60.0, float),
+    "STABLE_PERIOD": ("STEWARD_STABLE_PERIOD", STABLE_PERIOD_SECONDS, float),
     "INSTANCE": ("STEWARD_INSTANCE", "steward", str),
     "DOCKER_TIMEOUT": ("STEWARD_DOCKER_TIMEOUT", 30.0, float),
     "HOST": ("STEWARD_HOST", "127.0.0.1", str),

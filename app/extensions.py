@@ -21,7 +21,7 @@ class Schema(ma.Schema):
         ordered = True
 
 
-class UTCDateTime(ma.fields.DateTime):
+class UTCTimestamp(ma.fields.DateTime):  # the column type is app.store.models.UTCDateTime
     """ISO 8601 in UTC with a `Z`, as the contract shows (2025-12-23T10:30:00Z)."""
 
     def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:

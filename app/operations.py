@@ -1,8 +1,9 @@
 """Operator actions on one service (restart, start, stop, enable, disable).
 
-The API, the status page and the CLI all call these. Each checks the request against the
-service's state, records it in the store with an event, and leaves the Docker work to the
-reconciler's next pass, so the caller can answer at once.
+The API and the CLI call these. Each checks the request against the service's state,
+records it in the store with an event, and leaves the Docker work to the reconciler's next
+pass, so the caller can answer at once. Each also bumps the service's request version: a
+pass that planned before the request will not act on the service with stale facts.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.errors import PermanentError
-from app.overview import get_service
 from app.store.events import record_event
 from app.store.models import RuntimeState
 
@@ -25,11 +25,18 @@ class ActionRejected(PermanentError):
     """The request does not fit the service's state (e.g. restart of a disabled service)."""
 
 
-def _runtime(session: Session, name: str) -> RuntimeState:
+def _lock(session: Session, name: str) -> RuntimeState:
     row = session.get(RuntimeState, name, with_for_update=True)
     if row is None:
         raise ServiceNotFound(name)
     return row
+
+
+def _accept(session: Session, row: RuntimeState, now: datetime, actor: str, kind: str,
+            message: str) -> None:
+    """Record an accepted request: a new request version and an event."""
+    row.request_version += 1
+    record_event(session, service=row.service, kind=kind, at=now, actor=actor, message=message)
 
 
 def _reset_failures(row: RuntimeState) -> None:
@@ -38,7 +45,8 @@ def _reset_failures(row: RuntimeState) -> None:
 
 
 def restart(session: Session, name: str, now: datetime, actor: str) -> None:
-    row = _runtime(session, name)
+    """Restart (or create) the container now; a manual restart resets the failure count."""
+    row = _lock(session, name)
     if not row.enabled:
         raise ActionRejected(f"Service '{name}' is disabled; enable it before restarting")
     _reset_failures(row)
@@ -46,46 +54,47 @@ def restart(session: Session, name: str, now: datetime, actor: str) -> None:
     row.pending_action = "restart" if row.container_id else "start"
     row.restart_count += 1
     row.last_restart_at = now
-    record_event(session, service=name, kind="restart-requested", at=now, actor=actor,
-                 message="manual restart; failure count reset")
+    _accept(session, row, now, actor, "restart-requested", "manual restart; failure count reset")
 
 
 def start(session: Session, name: str, now: datetime, actor: str) -> None:
-    row = _runtime(session, name)
-    current = get_service(session, name, now)
+    """Start a stopped service; a running or disabled one is rejected."""
+    row = _lock(session, name)
     if not row.enabled:
         raise ActionRejected(f"Service '{name}' is disabled; enable it to start it")
-    if current is not None and current.status == "running":
-        raise ActionRejected(f"Service '{name}' is already running")
+    if row.container_state == "running" and not row.manually_stopped:
+        hint = "; use restart to restart it" if row.health == "unhealthy" else ""
+        raise ActionRejected(f"Service '{name}' is already running{hint}")
     row.manually_stopped = False
     row.error_count, row.last_error = 0, None
     row.pending_action = "start"
-    record_event(session, service=name, kind="start-requested", at=now, actor=actor,
-                 message="manual start")
+    _accept(session, row, now, actor, "start-requested", "manual start")
 
 
 def stop(session: Session, name: str, now: datetime, actor: str) -> None:
-    row = _runtime(session, name)
+    """Stop the service and keep self-healing off it until start, restart or enable."""
+    row = _lock(session, name)
     row.manually_stopped = True
     row.pending_action = None
-    record_event(session, service=name, kind="stop-requested", at=now, actor=actor,
-                 message="manual stop; self-healing paused until start, restart or enable")
+    _accept(session, row, now, actor, "stop-requested",
+            "manual stop; self-healing paused until start, restart or enable")
 
 
 def enable(session: Session, name: str, now: datetime, actor: str) -> None:
-    row = _runtime(session, name)
+    """Resume self-healing with a clean failure count; the next pass starts the service."""
+    row = _lock(session, name)
     _reset_failures(row)
     row.enabled = True
     row.manually_stopped = False
     row.disabled_reason = None
-    record_event(session, service=name, kind="enabled", at=now, actor=actor,
-                 message="enabled; failure count reset, self-healing resumed")
+    row.pending_action = "enable"  # starting it again is not a failure to count
+    _accept(session, row, now, actor, "enabled", "enabled; failure count reset, self-healing resumed")
 
 
 def disable(session: Session, name: str, now: datetime, actor: str) -> None:
-    row = _runtime(session, name)
+    """Stop the service and turn self-healing off for it."""
+    row = _lock(session, name)
     row.enabled = False
     row.pending_action = None
     row.disabled_reason = f"disabled by {actor}"
-    record_event(session, service=name, kind="disabled", at=now, actor=actor,
-                 message="disabled; container stopped, no self-healing")
+    _accept(session, row, now, actor, "disabled", "disabled; container stopped, no self-healing")

@@ -35,6 +35,7 @@ class ServiceOverview:
     disabled_reason: str | None
     last_error: str | None
     health_output: str | None
+    observed_at: datetime | None
     source_file: str
 
 
@@ -55,7 +56,7 @@ def overview_of(record: ServiceRecord, runtime: RuntimeState, now: datetime) -> 
         uptime_seconds=uptime, last_failure=runtime.last_failure,
         last_failure_at=runtime.last_failure_at, disabled_reason=runtime.disabled_reason,
         last_error=runtime.last_error, health_output=runtime.health_output,
-        source_file=record.source_file,
+        observed_at=runtime.observed_at, source_file=record.source_file,
     )
 
 

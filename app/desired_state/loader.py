@@ -67,10 +67,9 @@ def digest_of(root: Path) -> str:
 def load_directory(root: Path) -> DesiredState:
     """Read, validate and cross-check every desired-state file under `root`."""
     if not root.is_dir():
-        raise DesiredStateError([LoadError(_display(root), 1, "",
-                                           "desired-state directory not found")])
+        raise DesiredStateError([LoadError(str(root), 1, "", "desired-state directory not found")])
     errors: list[LoadError] = []
-    parsed = [p for p in (_parse_file(path, errors) for path in desired_files(root)) if p]
+    parsed = [p for p in (_parse_file(root, path, errors) for path in desired_files(root)) if p]
     specs = [spec for p in parsed for spec in p.specs]
     errors += _check_duplicates(parsed) + _check_dependencies(parsed, specs)
     prune = _fleet_prune(parsed, errors)
@@ -79,13 +78,13 @@ def load_directory(root: Path) -> DesiredState:
     return DesiredState(services={s.name: s for s in specs}, prune=prune, digest=digest_of(root))
 
 
-def _display(path: Path) -> str:
-    relative = os.path.relpath(path)
-    return str(path) if relative.startswith("..") else relative
+def _display(root: Path, path: Path) -> str:
+    """`desired_state/ai.yaml`: the same wherever Steward runs, and what a repo shows."""
+    return str(Path(root.resolve().name) / path.relative_to(root))
 
 
-def _parse_file(path: Path, errors: list[LoadError]) -> _Parsed | None:
-    shown = _display(path)
+def _parse_file(root: Path, path: Path, errors: list[LoadError]) -> _Parsed | None:
+    shown = _display(root, path)
     try:
         document = parse(path.read_text(encoding="utf-8"))
     except (YamlSyntaxError, UnicodeDecodeError) as err:

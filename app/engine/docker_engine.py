@@ -81,15 +81,11 @@ class DockerEngine:
             oom_killed=bool(state.get("OOMKilled")),
         )
 
-    def logs(self, container_id: str, lines: int = 100) -> str:
-        raw = self._call(lambda c: c.api.logs(container_id, tail=lines), "read logs")
-        return raw.decode("utf-8", errors="replace")
-
     # -- writes ------------------------------------------------------------------------------
 
     def create(self, spec: ServiceSpec) -> str:
         """Create and start a container for `spec`; pulls the image when it is missing."""
-        self._ensure_image(spec.image)
+        self.ensure_image(spec.image)
         name = f"{self.instance}-{spec.name}"
         created = self._call(lambda c: c.api.create_container(
             spec.image, name=name, **self._create_options(c, spec)), f"create container {name}")
@@ -111,21 +107,23 @@ class DockerEngine:
         """Stop and remove a container; one that is already gone counts as removed."""
         try:
             self._call(lambda c: c.api.remove_container(container_id, force=True, v=False),
-                       "remove container")
-        except ActionFailed as err:
-            if "No such container" not in str(err):
-                raise
+                       "remove container", reraise=(NotFound,))
+        except NotFound:
+            pass
 
-    def _ensure_image(self, image: str) -> None:
+    def ensure_image(self, image: str) -> None:
+        """Pull `image` unless the engine has it; a failed pull is this service's error."""
         try:
-            self._call(lambda c: c.images.get(image), "look up image", reraise=(ImageNotFound,))
-        except ImageNotFound:
+            self._call(lambda c: c.api.inspect_image(image), "look up image",
+                       reraise=(ImageNotFound, NotFound))
+        except (ImageNotFound, NotFound):
             log.info("pulling image %s", image)
             try:
-                self._call(lambda c: c.images.pull(image), f"pull image {image}")
-            except ActionFailed as err:
+                self._call(lambda c: _pull(c, image), f"pull image {image}",
+                           reraise=(requests.Timeout,))
+            except (ActionFailed, requests.Timeout) as err:
                 raise ActionFailed(f"image {image} is not present and could not be pulled: "
-                                   f"{err}") from None
+                                   f"{_short(err)}") from None
 
     def _create_options(self, client: docker.DockerClient, spec: ServiceSpec) -> dict[str, Any]:
         bindings: dict[str, list[tuple[str, int]]] = {}
@@ -190,6 +188,13 @@ class DockerEngine:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _pull(client: docker.DockerClient, image: str) -> None:
+    """Pull with progress streaming, so a long pull never trips the per-call read timeout."""
+    for message in client.api.pull(image, stream=True, decode=True):
+        if "error" in message:
+            raise APIError(message["error"])
 
 
 def _healthcheck(spec: ServiceSpec) -> Healthcheck | None:

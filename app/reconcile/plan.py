@@ -137,9 +137,12 @@ def _service_actions(spec: ServiceSpec, container: ObservedContainer | None, rt:
     if rt.pending_action == "restart":
         return [Action(Kind.RESTART, name, "restart requested", container_id=container.id)]
     if not container.running:
-        if rt.pending_action == "start" or container.state == "created":
-            return [Action(Kind.START, name, "start requested" if rt.pending_action
-                           else "container was never started", container_id=container.id)]
+        if rt.pending_action in ("start", "enable"):
+            return [Action(Kind.START, name, f"{rt.pending_action} requested",
+                           container_id=container.id)]
+        if container.state == "created":
+            return [Action(Kind.START, name, "container was never started",
+                           container_id=container.id)]
         return [_heal(Kind.START, spec, rt, container, container.exit_reason(), now)]
     if rt.health == "unhealthy":
         reason = "unhealthy" + (f": {rt.health_output}" if rt.health_output else "")

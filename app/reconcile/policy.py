@@ -15,11 +15,14 @@ from app.reconcile.views import RuntimeView
 STABLE_PERIOD_SECONDS = 60.0
 
 
+def backoff(policy: RestartPolicy, step: int) -> float:
+    """min(base * 2**step, max): the delay after `step` earlier waits."""
+    return min(policy.backoff_base * 2 ** step, policy.backoff_max)
+
+
 def restart_delay(policy: RestartPolicy, restart_number: int) -> float:
     """Seconds the `restart_number`-th consecutive restart waits after the previous one."""
-    if restart_number <= 1:
-        return 0.0
-    return min(policy.backoff_base * 2 ** (restart_number - 2), policy.backoff_max)
+    return 0.0 if restart_number <= 1 else backoff(policy, restart_number - 2)
 
 
 def next_restart_at(policy: RestartPolicy, runtime: RuntimeView) -> datetime | None:
@@ -38,8 +41,7 @@ def error_retry_at(policy: RestartPolicy, runtime: RuntimeView) -> datetime | No
     """When to retry after an engine error (a failed pull or create); None means at once."""
     if runtime.error_count == 0 or runtime.last_error_at is None:
         return None
-    delay = min(policy.backoff_base * 2 ** (runtime.error_count - 1), policy.backoff_max)
-    return runtime.last_error_at + timedelta(seconds=delay)
+    return runtime.last_error_at + timedelta(seconds=backoff(policy, runtime.error_count - 1))
 
 
 def is_stable(runtime: RuntimeView, now: datetime, stable_period: float) -> bool:

@@ -58,6 +58,7 @@ class Reconciler:
         self._loaded_digest: str | None = None
         self._load_error: str | None = None
         self._reported_orphans: set[str] = set()
+        self._last_probe: dict[str, tuple[tuple, datetime]] = {}
         self._probes = ThreadPoolExecutor(max_workers=8, thread_name_prefix="steward-probe")
         self.last_result: PassResult | None = None
 
@@ -97,7 +98,7 @@ class Reconciler:
 
     def _pass(self) -> PassResult:
         load_error = self.load_desired()
-        with self.store.session() as session:
+        with self.store.reader() as session:
             desired = stored_desired_state(session)
         try:
             observed, views = self._observe(desired)
@@ -108,7 +109,7 @@ class Reconciler:
             log.debug("plan:\n%s", the_plan.render())
         try:
             report = execute(the_plan, engine=self.engine, store=self.store,
-                             specs=desired.services, now=self.clock,
+                             specs=desired.services, runtime=views, now=self.clock,
                              reported=self._reported_orphans)
             if the_plan.writes_docker:
                 self._observe(desired)  # so the API shows what the pass just did
@@ -116,13 +117,13 @@ class Reconciler:
             return self._engine_down(str(err), load_error, the_plan)
         finally:
             with self.store.session() as session:
-                consume_pending(session, {n: v.pending_action for n, v in views.items()})
+                consume_pending(session, views)
         return PassResult(plan=the_plan, report=report, load_error=load_error)
 
     def _observe(self, desired: DesiredState
                  ) -> tuple[list[ObservedContainer], dict[str, RuntimeView]]:
         """List the containers, assess health, store both; return what the planner needs."""
-        with self.store.session() as session:
+        with self.store.reader() as session:
             known = {r.container_id: r.container_state or ""
                      for r in runtime_rows(session).values() if r.container_id}
         observed = self.engine.observe(known)
@@ -146,7 +147,11 @@ class Reconciler:
     def _assess_health(self, desired: DesiredState,
                        primaries: Mapping[str, ObservedContainer | None],
                        rows: Mapping[str, RuntimeState], now: datetime) -> dict[str, Health]:
-        """Docker's verdict for command checks; concurrent probes for http and tcp checks."""
+        """Docker's verdict for command checks; concurrent probes for http and tcp checks.
+
+        A check is probed at most once per `interval` while the same container keeps running
+        (same id, same start time), however often passes run, so `retries` counts probes.
+        """
         results: dict[str, Health] = {}
         probes = {}
         for name, container in primaries.items():
@@ -157,10 +162,16 @@ class Reconciler:
             if check.kind == "command":
                 results[name] = Health(container.health, 0, None)
                 continue
-            started = container.started_at or row.started_at
-            in_grace = started is None or now - started < timedelta(seconds=check.start_period)
             previous = Health(row.health, row.health_failures, row.health_output) \
                 if row.container_id == container.id else Health(None)
+            started = container.started_at or row.started_at
+            run = (container.id, started)
+            last = self._last_probe.get(name)
+            if last and last[0] == run and now - last[1] < timedelta(seconds=check.interval):
+                results[name] = previous
+                continue
+            self._last_probe[name] = (run, now)
+            in_grace = started is None or now - started < timedelta(seconds=check.start_period)
             probes[name] = (self._probes.submit(probe, check), previous, in_grace, check.retries)
         for name, (future, previous, in_grace, retries) in probes.items():
             result = future.result()

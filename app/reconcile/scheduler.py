@@ -30,10 +30,6 @@ class ReconcileScheduler:
             # No fixed id: a one-off job must never be skipped as "already running".
             self._scheduler.add_job(self.reconciler.run_pass, misfire_grace_time=None)
 
-    @property
-    def running(self) -> bool:
-        return self._scheduler.running
-
     def shutdown(self) -> None:
         """Stop scheduling; managed containers keep running."""
         if self._scheduler.running:

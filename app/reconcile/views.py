@@ -10,6 +10,7 @@ class RuntimeView:
     enabled: bool = True
     manually_stopped: bool = False
     pending_action: str | None = None
+    request_version: int = 0
     failure_count: int = 0
     restart_count: int = 0
     last_restart_at: datetime | None = None

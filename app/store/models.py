@@ -66,6 +66,8 @@ class RuntimeState(Base):
     spec_enabled: Mapped[bool] = mapped_column(default=True)
     manually_stopped: Mapped[bool] = mapped_column(default=False)
     pending_action: Mapped[str | None] = mapped_column(String(16))
+    #: Bumped by every operator action; a pass acts only on what it planned with.
+    request_version: Mapped[int] = mapped_column(default=0)
     failure_count: Mapped[int] = mapped_column(default=0)
     restart_count: Mapped[int] = mapped_column(default=0)
     last_restart_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

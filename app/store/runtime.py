@@ -47,24 +47,38 @@ def record_observations(session: Session, observed: Mapping[str, ObservedContain
         row.observed_at = now
 
 
-def record_action(session: Session, action: Action, now: datetime,
-                  container_id: str | None = None) -> None:
-    """Bookkeeping after an action succeeded, plus its event."""
-    row = session.get(RuntimeState, action.service)
+def is_current(session: Session, service: str, seen_version: int | None) -> bool:
+    """Whether no operator request reached the service since the pass read `seen_version`."""
+    row = session.get(RuntimeState, service, with_for_update=True)
+    return row is None or seen_version is None or row.request_version == seen_version
+
+
+def record_action(session: Session, action: Action, now: datetime, *,
+                  container_id: str | None = None, seen_version: int | None = None) -> None:
+    """Bookkeeping after an action succeeded, plus its event.
+
+    The policy's counters move only if no operator request came in meanwhile: a manual
+    restart's reset or an enable must not be undone by a decision made before it.
+    """
+    row = session.get(RuntimeState, action.service, with_for_update=True)
     if row is not None:
-        _apply(row, action, now, container_id)
-    if action.kind is not Kind.WAIT:
-        record_event(session, service=action.service, kind=action.kind.value, at=now,
-                     message=action.describe())
+        _record_container(row, action, container_id)
+        if seen_version is None or row.request_version == seen_version:
+            _apply_policy(row, action, now)
+    record_event(session, service=action.service, kind=action.kind.value, at=now,
+                 message=action.describe())
 
 
-def _apply(row: RuntimeState, action: Action, now: datetime, container_id: str | None) -> None:
+def _record_container(row: RuntimeState, action: Action, container_id: str | None) -> None:
     if action.kind in (Kind.CREATE, Kind.START, Kind.RECREATE, Kind.RESTART):
         row.error_count, row.last_error = 0, None
-        row.container_state = None  # re-inspected next pass for the new start time
+        row.container_state = None  # re-inspected for the new start time
         row.health, row.health_failures, row.health_output = None, 0, None
         if container_id:
             row.container_id = container_id
+
+
+def _apply_policy(row: RuntimeState, action: Action, now: datetime) -> None:
     if action.heal:
         row.failure_count += 1
         row.restart_count += 1
@@ -88,13 +102,13 @@ def record_action_error(session: Session, action: Action, error: str, now: datet
                  message=f"{action.kind.value} failed: {error}")
 
 
-def consume_pending(session: Session, seen: Mapping[str, str | None]) -> None:
-    """Clear the requests a pass planned with, unless a newer request replaced them."""
-    for name, pending in seen.items():
-        if pending:
+def consume_pending(session: Session, seen: Mapping[str, RuntimeView]) -> None:
+    """Clear the requests a pass planned with, unless a newer request came in since."""
+    for name, view in seen.items():
+        if view.pending_action:
             session.execute(update(RuntimeState)
                             .where(RuntimeState.service == name,
-                                   RuntimeState.pending_action == pending)
+                                   RuntimeState.request_version == view.request_version)
                             .values(pending_action=None))
 
 

@@ -34,7 +34,8 @@ def _upsert(session: Session, record: ServiceRecord | None, spec: ServiceSpec,
     runtime = session.get(RuntimeState, spec.name)
     if runtime is None:
         runtime = RuntimeState(service=spec.name, enabled=spec.enabled, spec_enabled=spec.enabled,
-                               manually_stopped=False, failure_count=0, restart_count=0,
+                               manually_stopped=False, request_version=0, failure_count=0,
+                               restart_count=0,
                                error_count=0, health_failures=0, oom_killed=False)
         session.add(runtime)
     elif runtime.spec_enabled != spec.enabled:

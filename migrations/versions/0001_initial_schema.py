@@ -52,6 +52,7 @@ def upgrade() -> None:
     sa.Column('spec_enabled', sa.Boolean(), nullable=False),
     sa.Column('manually_stopped', sa.Boolean(), nullable=False),
     sa.Column('pending_action', sa.String(length=16), nullable=True),
+    sa.Column('request_version', sa.Integer(), nullable=False),
     sa.Column('failure_count', sa.Integer(), nullable=False),
     sa.Column('restart_count', sa.Integer(), nullable=False),
     sa.Column('last_restart_at', sa.DateTime(), nullable=True),

@@ -19,7 +19,7 @@ def write(root: Path, name: str, text: str) -> Path:
 def errors_of(root: Path) -> list[str]:
     with pytest.raises(DesiredStateError) as caught:
         load_directory(root)
-    return [str(e).replace(str(root) + "/", "") for e in caught.value.errors]
+    return [str(e).replace(root.name + "/", "") for e in caught.value.errors]
 
 
 VALID = """

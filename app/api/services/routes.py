@@ -67,7 +67,7 @@ class Services(MethodView):
     def get(self, args: dict) -> dict:
         """List managed services, optionally of one category"""
         now = utcnow()
-        with current_steward().store.session() as session:
+        with current_steward().store.reader() as session:
             _require_engine(session)
             fleet = list_services(session, now)
         category = args.get("category")
@@ -82,7 +82,7 @@ class ServiceByName(MethodView):
     @_documents(404, 500)
     def get(self, name: str) -> dict:
         """Show one service with its last failure and recent events"""
-        with current_steward().store.session() as session:
+        with current_steward().store.reader() as session:
             service = get_service(session, name, utcnow())
             if service is None:
                 abort(404, message=f"Service '{name}' not found")
@@ -103,8 +103,10 @@ def _act(name: str, operation: Callable, verb: str) -> dict:
     except operations.ActionRejected as err:
         abort(400, message=str(err))
     steward.trigger()
-    with steward.store.session() as session:
+    with steward.store.reader() as session:
         service = get_service(session, name, now)
+    if service is None:  # its file was edited away meanwhile
+        abort(404, message=f"Service '{name}' not found")
     return {"success": True, "message": f"Service '{name}' {verb}", "service": asdict(service)}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.desired_state.spec import CATEGORIES
-from app.extensions import Schema, UTCDateTime
+from app.extensions import Schema, UTCTimestamp
 from app.status import STATUSES
 
 SERVICE_EXAMPLE = {
@@ -39,7 +39,7 @@ class ServiceSchema(Schema):
         required=True, metadata={"description": "Number of failures since last reset"})
     restart_count = ma.fields.Integer(required=True,
                                       metadata={"description": "Total restart count"})
-    last_restart_at = UTCDateTime(
+    last_restart_at = UTCTimestamp(
         allow_none=True, metadata={"description": "Timestamp of last restart (null if never)"})
     uptime_seconds = ma.fields.Integer(
         allow_none=True, metadata={"description": "Uptime in seconds (null if not running)"})
@@ -64,7 +64,7 @@ class ServiceListSchema(Schema):
                               metadata={"description": "List of service information"})
     by_category = ma.fields.Nested(ByCategorySchema, required=True,
                                    metadata={"description": "Category summaries (whole fleet)"})
-    timestamp = UTCDateTime(required=True, metadata={"description": "Response timestamp"})
+    timestamp = UTCTimestamp(required=True, metadata={"description": "Response timestamp"})
 
 
 class ServiceActionSchema(Schema):
@@ -74,7 +74,7 @@ class ServiceActionSchema(Schema):
 
 
 class EventSchema(Schema):
-    at = UTCDateTime(required=True)
+    at = UTCTimestamp(required=True)
     kind = ma.fields.String(required=True)
     message = ma.fields.String(required=True)
     actor = ma.fields.String(required=True)
@@ -83,12 +83,14 @@ class EventSchema(Schema):
 class ServiceDetailSchema(ServiceSchema):
     last_failure = ma.fields.String(allow_none=True,
                                     metadata={"description": "Why the service last failed"})
-    last_failure_at = UTCDateTime(allow_none=True)
+    last_failure_at = UTCTimestamp(allow_none=True)
     disabled_reason = ma.fields.String(allow_none=True)
     last_error = ma.fields.String(allow_none=True, metadata={
         "description": "Last engine error for this service (e.g. an image pull that failed)"})
     health_output = ma.fields.String(allow_none=True,
                                      metadata={"description": "Output of the last failed check"})
+    observed_at = UTCTimestamp(allow_none=True, metadata={
+        "description": "When the reconciler last looked at the container"})
     source_file = ma.fields.String(required=True,
                                    metadata={"description": "Desired-state file of the service"})
     events = ma.fields.List(ma.fields.Nested(EventSchema), required=True,

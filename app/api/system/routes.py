@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask.views import MethodView
 
-from app.extensions import Blueprint, Schema, UTCDateTime
+from app.extensions import Blueprint, Schema, UTCTimestamp
 from app.steward import current_steward
 from app.store.sync import last_load
 
@@ -15,12 +15,12 @@ blp = Blueprint("system", __name__, url_prefix="/api/system",
 class DesiredStateSchema(Schema):
     digest = ma.fields.String(allow_none=True,
                               metadata={"description": "Hash of the files in force"})
-    loaded_at = UTCDateTime(allow_none=True, metadata={"description": "When they were loaded"})
+    loaded_at = UTCTimestamp(allow_none=True, metadata={"description": "When they were loaded"})
     services = ma.fields.Integer(required=True, metadata={"description": "Services in force"})
     prune = ma.fields.Boolean(required=True)
     last_error = ma.fields.String(allow_none=True, metadata={
         "description": "Why the newest edit was rejected (file:line: field: message), if it was"})
-    last_error_at = UTCDateTime(allow_none=True)
+    last_error_at = UTCTimestamp(allow_none=True)
 
 
 @blp.route("/desired-state")
@@ -28,7 +28,7 @@ class DesiredStateView(MethodView):
     @blp.response(200, DesiredStateSchema)
     def get(self) -> dict:
         """Show the desired state in force and the last load error"""
-        with current_steward().store.session() as session:
+        with current_steward().store.reader() as session:
             good, newest = last_load(session, ok=True), last_load(session)
         failed = newest if newest is not None and not newest.ok else None
         return {
