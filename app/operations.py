@@ -88,7 +88,8 @@ def enable(session: Session, name: str, now: datetime, actor: str) -> None:
     row.manually_stopped = False
     row.disabled_reason = None
     row.pending_action = "enable"  # starting it again is not a failure to count
-    _accept(session, row, now, actor, "enabled", "enabled; failure count reset, self-healing resumed")
+    _accept(session, row, now, actor, "enabled",
+            "enabled; failure count reset, self-healing resumed")
 
 
 def disable(session: Session, name: str, now: datetime, actor: str) -> None:

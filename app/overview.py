@@ -40,6 +40,7 @@ class ServiceOverview:
 
 
 def overview_of(record: ServiceRecord, runtime: RuntimeState, now: datetime) -> ServiceOverview:
+    """One service as the contract shows it; uptime counts only while it is `running`."""
     spec = record.spec
     status = derive_status(enabled=runtime.enabled, pending_action=runtime.pending_action,
                            container_state=runtime.container_state, health=runtime.health,
@@ -62,6 +63,7 @@ def overview_of(record: ServiceRecord, runtime: RuntimeState, now: datetime) -> 
 
 def list_services(session: Session, now: datetime, category: str | None = None
                   ) -> list[ServiceOverview]:
+    """Every service, infrastructure first, then ai, then monitoring, each by name."""
     query = (select(ServiceRecord, RuntimeState)
              .join(RuntimeState, RuntimeState.service == ServiceRecord.name)
              .order_by(ServiceRecord.category, ServiceRecord.name))

@@ -13,6 +13,7 @@ STATUSES: tuple[Status, ...] = ("running", "stopped", "starting", "unhealthy", "
 
 def derive_status(*, enabled: bool, pending_action: str | None, container_state: str | None,
                   health: str | None, has_healthcheck: bool) -> Status:
+    """The first rule that matches wins; the order is the contract's precedence."""
     if not enabled:
         return "disabled"
     if pending_action in ("start", "restart"):

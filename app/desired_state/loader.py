@@ -34,7 +34,8 @@ class LoadError:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        field = f"{self.field}: " if self.field else ""
+        return f"{where}: {field}{self.message}"
 
 
 class DesiredStateError(PermanentError):
@@ -237,7 +238,8 @@ def _check_dependencies(parsed: list[_Parsed], specs: list[ServiceSpec]) -> list
                                         f"services.{spec.name}.depends_on[{index}]",
                                         f"unknown service {dep!r}; known: "
                                         f"{', '.join(sorted(names)) or 'none'}"))
-    cycle = find_cycle({s.name: s.depends_on for s in specs if all(d in names for d in s.depends_on)})
+    known_edges = {s.name: s.depends_on for s in specs if all(d in names for d in s.depends_on)}
+    cycle = find_cycle(known_edges)
     if cycle:
         spec = next(s for s in specs if s.name == cycle[0])
         errors.append(LoadError(spec.source_file, spec.source_line,

@@ -29,7 +29,7 @@ class Duration(fields.Field):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
         if isinstance(value, bool):
-            raise ValidationError("must be a duration such as 10s, 500ms, 2m or a number of seconds")
+            raise ValidationError("must be a duration such as 10s, 500ms, 2m or seconds")
         if isinstance(value, (int, float)):
             seconds = float(value)
         else:
@@ -64,7 +64,8 @@ class Command(fields.Field):
 class Environment(fields.Field):
     """A mapping of names to scalar values, or a list of `NAME=value` strings."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[list[str]]:
+    def _deserialize(self, value: Any, attr: str | None, data: Any,
+                     **kwargs: Any) -> list[list[str]]:
         if isinstance(value, list):
             pairs = [_split_env_item(item) for item in value]
         elif isinstance(value, Mapping):
@@ -95,7 +96,7 @@ def _env_value(key: Any, value: Any) -> str:
 
 
 class PortMapping(fields.Field):
-    """`HOST:CONTAINER`, `IP:HOST:CONTAINER`, optionally `/udp`; published on 127.0.0.1 by default."""
+    """`HOST:CONTAINER` or `IP:HOST:CONTAINER`, optionally `/udp`; 127.0.0.1 by default."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
         text = str(value)
@@ -117,7 +118,7 @@ class PortMapping(fields.Field):
 
 
 class VolumeMount(fields.Field):
-    """`SOURCE:TARGET[:ro]`; a SOURCE starting with `.` or `/` is a bind mount, else a named volume."""
+    """`SOURCE:TARGET[:ro]`; a SOURCE starting with `.` or `/` is a bind mount, else a volume."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
         parts = str(value).split(":")

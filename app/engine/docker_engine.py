@@ -6,6 +6,7 @@ containers Steward did not create are never touched.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -35,6 +36,8 @@ T = TypeVar("T")
 
 
 class DockerEngine:
+    """One Steward instance's view of one Docker engine; connects lazily, reconnects alone."""
+
     def __init__(self, *, instance: str, base_url: str | None = None,
                  timeout: float = 30.0) -> None:
         self.instance = instance
@@ -105,11 +108,9 @@ class DockerEngine:
 
     def remove(self, container_id: str) -> None:
         """Stop and remove a container; one that is already gone counts as removed."""
-        try:
+        with contextlib.suppress(NotFound):
             self._call(lambda c: c.api.remove_container(container_id, force=True, v=False),
                        "remove container", reraise=(NotFound,))
-        except NotFound:
-            pass
 
     def ensure_image(self, image: str) -> None:
         """Pull `image` unless the engine has it; a failed pull is this service's error."""

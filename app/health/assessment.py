@@ -16,6 +16,7 @@ class Health:
 
 
 def assess(previous: Health, *, ok: bool, detail: str, in_grace: bool, retries: int) -> Health:
+    """The next health after one probe; `retries` failures in a row make it unhealthy."""
     if ok:
         return Health("healthy", 0, None)
     if in_grace:

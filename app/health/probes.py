@@ -17,6 +17,7 @@ class ProbeResult:
 
 
 def probe(check: HealthCheck, host: str = "127.0.0.1") -> ProbeResult:
+    """Probe once, within the check's timeout; never raises."""
     if check.port is None:
         return ProbeResult(False, f"{check.kind} check has no port; set healthcheck port or port")
     if check.kind == "http":
@@ -30,7 +31,8 @@ def _http(host: str, port: int, path: str, timeout: float) -> ProbeResult:
         connection.request("GET", path, headers={"User-Agent": "steward-health"})
         status = connection.getresponse().status
     except (OSError, http.client.HTTPException) as err:
-        return ProbeResult(False, f"GET http://{host}:{port}{path} failed: {err or type(err).__name__}")
+        reason = str(err) or type(err).__name__
+        return ProbeResult(False, f"GET http://{host}:{port}{path} failed: {reason}")
     finally:
         connection.close()
     if 200 <= status < 400:

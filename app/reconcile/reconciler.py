@@ -46,6 +46,8 @@ class PassResult:
 
 
 class Reconciler:
+    """Owns the pass: the only caller of the planner and the executor."""
+
     def __init__(self, *, store: Store, engine: DockerEngine, desired_dir: Path,
                  stable_period: float, clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store

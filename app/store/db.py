@@ -22,6 +22,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 class Store:
+    """The database of one Steward: engine, session factories, migrations."""
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = _make_engine(url)

@@ -17,6 +17,7 @@ from app.store.models import DesiredStateLoad, RuntimeState, ServiceRecord
 
 
 def sync_desired_state(session: Session, desired: DesiredState, now: datetime) -> None:
+    """Make the services table equal `desired`, with an event per added/updated/removed one."""
     records = {r.name: r for r in session.scalars(select(ServiceRecord))}
     for spec in desired.services.values():
         _upsert(session, records.get(spec.name), spec, now)
@@ -67,6 +68,7 @@ def _stored(spec: ServiceSpec) -> dict:
 
 
 def record_load_failure(session: Session, digest: str, error: str, now: datetime) -> None:
+    """Record a rejected load; the services table is left as it was."""
     session.add(DesiredStateLoad(at=now, digest=digest, ok=False, error=error))
     record_event(session, service=None, kind="load-failed", at=now,
                  message=f"desired state rejected, last good state kept: {error}")

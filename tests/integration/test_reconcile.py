@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import docker
+from docker.models.containers import Container
 import pytest
 from flask.testing import FlaskClient
 
@@ -34,7 +35,7 @@ def sleeper(image: str, name: str, category: str = "ai", **extra: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def containers(client: docker.DockerClient, instance: str) -> dict[str, docker.models.containers.Container]:
+def containers(client: docker.DockerClient, instance: str) -> dict[str, Container]:
     found = client.containers.list(all=True, filters={"label": f"{LABEL_INSTANCE}={instance}"})
     return {c.labels[LABEL_SERVICE]: c for c in found}
 
@@ -135,9 +136,10 @@ def test_disable_stops_and_prevents_healing_until_enabled(steward: Steward, clie
     assert containers(docker_client, instance)["worker"].status == "exited"
 
     assert client.post("/api/system/services/worker/enable").status_code == 200
-    steward.reconciler.run_pass()
+    assert steward.reconciler.run_pass().plan.render() == "start worker: enable requested"
     assert containers(docker_client, instance)["worker"].status == "running"
-    assert client.get("/api/system/services/worker").get_json()["status"] == "running"
+    worker = client.get("/api/system/services/worker").get_json()
+    assert (worker["status"], worker["failure_count"]) == ("running", 0)
 
 
 def test_manual_restart_resets_the_failure_count(steward: Steward, client: FlaskClient,

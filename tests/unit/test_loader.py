@@ -1,19 +1,17 @@
 """Desired-state loading: every error names file, line and field; valid files become specs."""
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from app.desired_state import DesiredStateError, load_directory
 from app.desired_state.spec import RestartPolicy
+from tests.helpers import write_state
 
 
 def write(root: Path, name: str, text: str) -> Path:
-    path = root / name
-    path.write_text(textwrap.dedent(text).lstrip())
-    return path
+    return write_state(root, text, name)
 
 
 def errors_of(root: Path) -> list[str]:

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.desired_state.spec import (
-    CATEGORY_RESTART_DEFAULTS, DesiredState, HealthCheck, RestartPolicy, ServiceSpec,
+    CATEGORY_RESTART_DEFAULTS, DesiredState, HealthCheck, PortMapping, Resources, RestartPolicy,
+    ServiceSpec, VolumeMount,
 )
 from app.engine.observed import ObservedContainer
 from app.reconcile.plan import dependency_order, plan
@@ -49,6 +50,9 @@ AGO = NOW - timedelta(seconds=3)
      "start web: exit code 137 (OOM killed)"),
     ([container(WEB, "exited")], RuntimeView(pending_action="start"),
      "start web: start requested"),
+    ([container(WEB, "exited", exit_code=143)], RuntimeView(pending_action="enable"),
+     "start web: enable requested"),
+    ([], RuntimeView(pending_action="enable"), "create web: no container"),
     ([container(WEB)], RuntimeView(pending_action="restart"), "restart web: restart requested"),
     ([container(WEB)], RuntimeView(health="unhealthy", health_output="GET /health -> HTTP 500"),
      "restart web: unhealthy: GET /health -> HTTP 500"),
@@ -76,12 +80,31 @@ def test_each_state_leads_to_one_decision(observed: list[ObservedContainer],
     ({"environment": (("A", "1"),)}, "environment"),
     ({"command": ("sleep", "1")}, "command"),
     ({"image": "img:2", "init": True}, "image, init"),
+    ({"ports": (PortMapping("127.0.0.1", 8080, 80),)}, "ports"),
+    ({"volumes": (VolumeMount("/srv/data", "/data"),)}, "volumes"),
+    ({"resources": Resources(memory_bytes=2 ** 30)}, "resources"),
+    ({"stop_grace_period": 30.0}, "stop_grace_period"),
     ({"healthcheck": HealthCheck("command", 1, 1, 0, 3, command=("true",))}, "healthcheck"),
 ])
 def test_drift_recreates_and_names_the_fields(changes: dict, drift: str) -> None:
     old = container(WEB)
     assert render([replace(WEB, **changes)], [old]) == \
         f"recreate web: desired spec changed [drift: {drift}]"
+
+
+@pytest.mark.parametrize("runtime", [RuntimeView(enabled=False),
+                                     RuntimeView(manually_stopped=True)])
+def test_a_disabled_or_stopped_service_is_left_alone_even_when_it_drifts(
+        runtime: RuntimeView) -> None:
+    assert render([replace(WEB, image="img:2")], [container(WEB, "exited")],
+                  {"web": runtime}) == "nothing to do"
+
+
+def test_a_start_on_enable_is_not_counted_as_a_failure() -> None:
+    desired = DesiredState(services={"web": WEB})
+    result = plan(desired, [container(WEB, "exited", exit_code=143)],
+                  {"web": RuntimeView(pending_action="enable")}, NOW)
+    assert [a.heal for a in result.actions] == [False]
 
 
 def test_changes_outside_the_container_are_not_drift() -> None:

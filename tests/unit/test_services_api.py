@@ -126,17 +126,27 @@ def test_disable_then_enable(fleet: Steward, client: FlaskClient) -> None:
             enabled["service"]["failure_count"]) == ("stopped", True, 0)
 
 
-def test_engine_unreachable_is_503_and_changes_nothing(fleet: Steward,
-                                                       client: FlaskClient) -> None:
+@pytest.mark.parametrize("method, url", [
+    ("get", "/api/system/services"),
+    ("post", "/api/system/services/rtdetr/restart"),
+    ("post", "/api/system/services/nemotron/start"),
+    ("post", "/api/system/services/rtdetr/stop"),
+    ("post", "/api/system/services/rtdetr/enable"),
+    ("post", "/api/system/services/rtdetr/disable"),
+])
+def test_engine_unreachable_is_503_and_changes_nothing(fleet: Steward, client: FlaskClient,
+                                                       method: str, url: str) -> None:
     with fleet.store.session() as session:
         set_engine_status(session, reachable=False, detail="Docker engine unreachable: refused",
                           now=datetime.now(timezone.utc))
-    for response in (client.get("/api/system/services"),
-                     client.post("/api/system/services/rtdetr/restart")):
-        assert response.status_code == 503
-        assert response.get_json()["detail"].startswith("Container orchestrator not available")
-    with fleet.store.session() as session:
-        assert session.get(RuntimeState, "rtdetr").restart_count == 0
+    response = getattr(client, method)(url)
+    assert response.status_code == 503
+    assert response.get_json()["detail"] == (
+        "Container orchestrator not available: Docker engine unreachable: refused; "
+        "Steward retries on its own")
+    with fleet.store.reader() as session:
+        row = session.get(RuntimeState, "rtdetr")
+        assert (row.restart_count, row.enabled, row.manually_stopped) == (0, True, False)
 
 
 def test_one_service_shows_its_events(fleet: Steward, client: FlaskClient) -> None:
