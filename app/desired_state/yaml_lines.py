@@ -79,7 +79,10 @@ def parse(text: str) -> Any:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 1
-        raise YamlSyntaxError(line, f"invalid YAML: {err.problem or err}") from None
+        message = f"invalid YAML: {err.problem or err}"
+        if err.context and err.context_mark and err.context_mark.line + 1 != line:
+            message += f" ({err.context} at line {err.context_mark.line + 1})"
+        raise YamlSyntaxError(line, message) from None
     except yaml.YAMLError as err:
         raise YamlSyntaxError(1, f"invalid YAML: {err}") from None
 

@@ -125,10 +125,13 @@ def test_an_invalid_edit_keeps_the_last_good_state_and_says_why(
 
     path.write_text(path.read_text().replace("category: ai", "category: gpu")
                     + "  extra:\n    image: x\n")
+    (desired_dir / "broken.yaml").write_text("services:\n  other:\n    image: [x\n")
     state = wait_for(lambda: (s := server.get("/api/system/desired-state").json())["last_error"]
                      and s, what="the load error to show")
     assert state["services"] == 1
-    assert state["last_error"].splitlines() == [
+    errors = state["last_error"].splitlines()
+    assert errors[0].startswith("desired_state/broken.yaml:4: invalid YAML: ")
+    assert errors[1:] == [
         "desired_state/services.yaml:3: services.worker.category: must be one of: "
         "infrastructure, ai, monitoring",
         "desired_state/services.yaml:8: services.extra.category: required key is missing"]

@@ -5,7 +5,9 @@ reads as "the world is like this; after a pass it is like that".
 """
 from __future__ import annotations
 
+import os
 import re
+import signal
 import shutil
 import time
 from datetime import datetime, timezone
@@ -112,7 +114,7 @@ def test_a_killed_process_is_started_again_and_counted(steward: Steward, desired
                                                        instance: str) -> None:
     write_sleepers(desired_dir, test_image, "worker")
     steward.reconciler.run_pass()
-    containers(docker_client, instance)["worker"].kill()
+    os.kill(containers(docker_client, instance)["worker"].attrs["State"]["Pid"], signal.SIGKILL)
     wait_for(lambda: containers(docker_client, instance)["worker"].status == "exited",
              what="the container to exit")
     result = steward.reconciler.run_pass()
