@@ -73,10 +73,18 @@ class Reconciler:
             try:
                 while self._wanted.is_set():
                     self._wanted.clear()
-                    self.last_result = self._pass()
+                    self.last_result = self._guarded_pass()
             finally:
                 self._lock.release()
         return self.last_result
+
+    def _guarded_pass(self) -> PassResult | None:
+        """A pass that fails unexpectedly is logged; the next one starts afresh."""
+        try:
+            return self._pass()
+        except Exception:  # noqa: BLE001 - the job must outlive any single bad pass
+            log.exception("reconcile pass failed; retrying on the next one")
+            return None
 
     def load_desired(self) -> str | None:
         """Sync the files into the store when they changed; return the load error, if any."""
@@ -124,16 +132,19 @@ class Reconciler:
 
     def _observe(self, desired: DesiredState
                  ) -> tuple[list[ObservedContainer], dict[str, RuntimeView]]:
-        """List the containers, assess health, store both; return what the planner needs."""
+        """List the containers, assess health, store both; return what the planner needs.
+
+        Probes run outside any transaction, so a slow service never holds the store's lock.
+        """
         with self.store.reader() as session:
-            known = {r.container_id: r.container_state or ""
-                     for r in runtime_rows(session).values() if r.container_id}
-        observed = self.engine.observe(known)
+            before = runtime_rows(session)
+        observed = self.engine.observe({r.container_id: r.container_state or ""
+                                        for r in before.values() if r.container_id})
         now = self.clock()
         primaries = primary_containers(desired, observed)
+        health = self._assess_health(desired, primaries, before, now)
         with self.store.session() as session:
             rows = runtime_rows(session)
-            health = self._assess_health(desired, primaries, rows, now)
             record_observations(session, primaries, health, now)
             set_engine_status(session, reachable=True, detail=None, now=now)
             views = {name: to_view(row) for name, row in rows.items()}
