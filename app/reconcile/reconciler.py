@@ -145,7 +145,7 @@ class Reconciler:
         health = self._assess_health(desired, primaries, before, now)
         with self.store.session() as session:
             rows = runtime_rows(session)
-            record_observations(session, primaries, health, now)
+            record_observations(rows, primaries, health, now)
             set_engine_status(session, reachable=True, detail=None, now=now)
             views = {name: to_view(row) for name, row in rows.items()}
         return observed, views

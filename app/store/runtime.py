@@ -29,10 +29,11 @@ def to_view(row: RuntimeState) -> RuntimeView:
     return RuntimeView(**{name: getattr(row, name) for name in _VIEW_FIELDS})
 
 
-def record_observations(session: Session, observed: Mapping[str, ObservedContainer | None],
+def record_observations(rows: Mapping[str, RuntimeState],
+                        observed: Mapping[str, ObservedContainer | None],
                         health: Mapping[str, Health], now: datetime) -> None:
     """Store each service's container facts and health, keeping details a list call lacks."""
-    for name, row in runtime_rows(session).items():
+    for name, row in rows.items():
         container = observed.get(name)
         same = container is not None and container.id == row.container_id
         row.container_id = container.id if container else None
