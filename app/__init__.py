@@ -12,8 +12,10 @@ from app.api import BLUEPRINTS
 from app.config import ROOT, load_config
 from app.engine.docker_engine import DockerEngine
 from app.extensions import Api
-from app.reconcile.reconciler import Reconciler
+from app.health.monitor import HealthMonitor
+from app.reconcile.reconciler import Reconciler, utcnow
 from app.reconcile.scheduler import ReconcileScheduler
+from app.reconcile.watcher import EventWatcher
 from app.steward import Steward
 from app.store.db import Store
 
@@ -49,11 +51,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _build_steward(config: Mapping[str, Any]) -> Steward:
     store = Store(config["DATABASE_URL"])
     engine = DockerEngine(instance=config["INSTANCE"], timeout=config["DOCKER_TIMEOUT"])
-    reconciler = Reconciler(store=store, engine=engine,
+    health = HealthMonitor(store, clock=utcnow)
+    reconciler = Reconciler(store=store, engine=engine, health=health,
                             desired_dir=Path(config["DESIRED_STATE_DIR"]),
                             stable_period=config["STABLE_PERIOD"])
     scheduler = ReconcileScheduler(reconciler, interval=config["RECONCILE_INTERVAL"])
-    return Steward(store=store, reconciler=reconciler, scheduler=scheduler)
+    watcher = EventWatcher(engine, on_event=lambda event: None, on_connect=lambda: None)
+    return Steward(store=store, reconciler=reconciler, scheduler=scheduler, health=health,
+                   watcher=watcher)
 
 
 def _configure_logging(level: str) -> None:

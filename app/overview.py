@@ -11,9 +11,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.desired_state.spec import CATEGORIES
+from app.desired_state.spec import CATEGORIES, RestartPolicy
+from app.reconcile.policy import was_flapping
 from app.status import Status, derive_status
 from app.store.models import RuntimeState, ServiceRecord
+from app.store.pauses import pauses_by_service
 
 
 @dataclass(frozen=True)
@@ -34,17 +36,29 @@ class ServiceOverview:
     last_failure_at: datetime | None
     disabled_reason: str | None
     last_error: str | None
+    health: str | None
     health_output: str | None
+    next_restart_at: datetime | None
+    waiting_for: str | None
+    wait_reason: str | None
+    wait_until: datetime | None
+    flapping: bool
+    paused_until: datetime | None
+    pause_reason: str | None
     observed_at: datetime | None
     source_file: str
 
 
-def overview_of(record: ServiceRecord, runtime: RuntimeState, now: datetime) -> ServiceOverview:
+def overview_of(record: ServiceRecord, runtime: RuntimeState, now: datetime,
+                pause: tuple[datetime, str | None] | None = None) -> ServiceOverview:
     """One service as the contract shows it; uptime counts only while it is `running`."""
     spec = record.spec
     status = derive_status(enabled=runtime.enabled, pending_action=runtime.pending_action,
                            container_state=runtime.container_state, health=runtime.health,
-                           has_healthcheck=spec.get("healthcheck") is not None)
+                           has_healthcheck=spec.get("healthcheck") is not None,
+                           waiting_for_dependency=runtime.wait_kind == "dependency")
+    window = spec["restart"].get("flap_window", RestartPolicy.flap_window)
+    paused_until, pause_reason = pause or (None, None)
     uptime = None
     if status == "running" and runtime.started_at is not None:
         uptime = max(0, int((now - runtime.started_at).total_seconds()))
@@ -56,7 +70,13 @@ def overview_of(record: ServiceRecord, runtime: RuntimeState, now: datetime) -> 
         restart_count=runtime.restart_count, last_restart_at=runtime.last_restart_at,
         uptime_seconds=uptime, last_failure=runtime.last_failure,
         last_failure_at=runtime.last_failure_at, disabled_reason=runtime.disabled_reason,
-        last_error=runtime.last_error, health_output=runtime.health_output,
+        last_error=runtime.last_error, health=runtime.health,
+        health_output=runtime.health_output,
+        next_restart_at=runtime.wait_until if runtime.wait_kind == "backoff" else None,
+        waiting_for=runtime.wait_kind, wait_reason=runtime.wait_reason,
+        wait_until=runtime.wait_until,
+        flapping=was_flapping(runtime.flapping_at, window, now),
+        paused_until=paused_until, pause_reason=pause_reason,
         observed_at=runtime.observed_at, source_file=record.source_file,
     )
 
@@ -69,7 +89,9 @@ def list_services(session: Session, now: datetime, category: str | None = None
              .order_by(ServiceRecord.category, ServiceRecord.name))
     if category is not None:
         query = query.where(ServiceRecord.category == category)
-    services = [overview_of(record, runtime, now) for record, runtime in session.execute(query)]
+    pauses = pauses_by_service(session, now)
+    services = [overview_of(record, runtime, now, pauses.get(record.name))
+                for record, runtime in session.execute(query)]
     rank = {c: i for i, c in enumerate(CATEGORIES)}
     return sorted(services, key=lambda s: (rank.get(s.category, 99), s.name))
 
@@ -77,7 +99,9 @@ def list_services(session: Session, now: datetime, category: str | None = None
 def get_service(session: Session, name: str, now: datetime) -> ServiceOverview | None:
     record = session.get(ServiceRecord, name)
     runtime = session.get(RuntimeState, name)
-    return overview_of(record, runtime, now) if record and runtime else None
+    if record is None or runtime is None:
+        return None
+    return overview_of(record, runtime, now, pauses_by_service(session, now).get(name))
 
 
 def by_category(services: list[ServiceOverview]) -> dict[str, dict[str, int]]:

@@ -1,16 +1,21 @@
-"""The running parts of one Steward (store, engine, reconciler, scheduler), kept on the app.
+"""The running parts of one Steward (store, reconciler, scheduler, health monitor, event
+watcher), kept on the app.
 
-Views reach them through `current_steward()`; the scheduler starts only when serving, so
-tests and CLI commands get the same app without a background thread.
+Views reach them through `current_steward()`; the background threads start only when
+serving, so tests and CLI commands get the same app without a background thread.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from flask import current_app
 
+from app.engine.docker_engine import ContainerEvent
+from app.health.monitor import HealthMonitor
 from app.reconcile.reconciler import Reconciler, utcnow
 from app.reconcile.scheduler import ReconcileScheduler
+from app.reconcile.watcher import EventWatcher
 from app.store.db import Store
 
 __all__ = ["Steward", "current_steward", "utcnow"]
@@ -21,18 +26,33 @@ class Steward:
     store: Store
     reconciler: Reconciler
     scheduler: ReconcileScheduler
+    health: HealthMonitor
+    watcher: EventWatcher
+
+    def __post_init__(self) -> None:
+        self.health.on_change = lambda service: self.trigger([service])
+        self.watcher.on_event = self._on_event
+        self.watcher.on_connect = self.trigger
 
     def start_background(self) -> None:
-        """Start the reconcile job (first pass at once)."""
+        """Start the reconcile job (first pass at once), the health monitor and the watcher."""
         self.scheduler.start()
+        self.health.start()
+        self.watcher.start()
 
-    def trigger(self) -> None:
+    def trigger(self, only: Iterable[str] | None = None) -> None:
         """Ask for a pass now; without the scheduler (CLI, tests) the next explicit pass acts."""
-        self.scheduler.trigger()
+        self.scheduler.trigger(only)
+
+    def _on_event(self, event: ContainerEvent) -> None:
+        self.reconciler.forget_container(event.container_id)
+        self.trigger([event.service])
 
     def shutdown(self) -> None:
         """Stop Steward's own threads; the managed containers keep running."""
+        self.watcher.stop()
         self.scheduler.shutdown()
+        self.health.stop()
         self.reconciler.close()
         self.store.dispose()
 

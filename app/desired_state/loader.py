@@ -148,6 +148,7 @@ def _spec_from(name: str, data: dict, file: str, line: int, base: Path) -> Servi
         port=port,
         volumes=tuple(_volume(v, base) for v in data["volumes"]),
         depends_on=tuple(data["depends_on"]),
+        restart_with=tuple(data["restart_with"]),
         healthcheck=_healthcheck(data.get("healthcheck"), port),
         resources=Resources(memory_bytes=data["resources"].get("memory"),
                             cpus=data["resources"].get("cpus")),
@@ -230,15 +231,17 @@ def _check_dependencies(parsed: list[_Parsed], specs: list[ServiceSpec]) -> list
     errors = []
     documents = {p.file: p.document for p in parsed}
     for spec in specs:
-        for index, dep in enumerate(spec.depends_on):
-            if dep not in names:
-                line = line_of(documents[spec.source_file],
-                               ["services", spec.name, "depends_on", index])
-                errors.append(LoadError(spec.source_file, line,
-                                        f"services.{spec.name}.depends_on[{index}]",
-                                        f"unknown service {dep!r}; known: "
-                                        f"{', '.join(sorted(names)) or 'none'}"))
-    known_edges = {s.name: s.depends_on for s in specs if all(d in names for d in s.depends_on)}
+        for key in ("depends_on", "restart_with"):
+            for index, dep in enumerate(getattr(spec, key)):
+                if dep not in names:
+                    line = line_of(documents[spec.source_file],
+                                   ["services", spec.name, key, index])
+                    errors.append(LoadError(spec.source_file, line,
+                                            f"services.{spec.name}.{key}[{index}]",
+                                            f"unknown service {dep!r}; known: "
+                                            f"{', '.join(sorted(names)) or 'none'}"))
+    known_edges = {s.name: s.dependencies for s in specs
+                   if all(d in names for d in s.dependencies)}
     cycle = find_cycle(known_edges)
     if cycle:
         spec = next(s for s in specs if s.name == cycle[0])

@@ -179,6 +179,8 @@ class RestartPolicySchema(StrictSchema):
     max_failures = fields.Int(validate=validate.Range(1, 1000))
     backoff_base = Duration()
     backoff_max = Duration()
+    flap_transitions = fields.Int(validate=validate.Range(2, 1000))
+    flap_window = Duration()
 
 
 class ResourcesSchema(StrictSchema):
@@ -197,6 +199,7 @@ class ServiceSchema(StrictSchema):
     port = fields.Int(validate=validate.Range(1, 65535))
     volumes = fields.List(VolumeMount(), load_default=list)
     depends_on = fields.List(fields.Str(), load_default=list)
+    restart_with = fields.List(fields.Str(), load_default=list)
     healthcheck = fields.Nested(HealthCheckSchema)
     init = fields.Bool(load_default=False, truthy={True}, falsy={False})
     stop_grace_period = Duration(load_default=10.0)

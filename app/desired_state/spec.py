@@ -23,9 +23,17 @@ CONTAINER_FIELDS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class RestartPolicy:
+    """How a failed service is healed; see `app/reconcile/policy.py` for the arithmetic.
+
+    A service is flapping when its health check result changes `flap_transitions` times
+    within `flap_window` seconds while the container keeps running.
+    """
+
     max_failures: int
     backoff_base: float
     backoff_max: float
+    flap_transitions: int = 6
+    flap_window: float = 600.0
 
 
 CATEGORY_RESTART_DEFAULTS: Mapping[str, RestartPolicy] = {
@@ -82,6 +90,7 @@ class ServiceSpec:
     port: int | None = None
     volumes: tuple[VolumeMount, ...] = ()
     depends_on: tuple[str, ...] = ()
+    restart_with: tuple[str, ...] = ()
     healthcheck: HealthCheck | None = None
     resources: Resources = field(default_factory=Resources)
     init: bool = False
@@ -106,6 +115,11 @@ class ServiceSpec:
         return {name: _digest(value)[:12] for name, value in self.container_fields().items()}
 
     @property
+    def dependencies(self) -> tuple[str, ...]:
+        """`depends_on` plus `restart_with`: a service restarted with another needs it first."""
+        return tuple(dict.fromkeys(self.depends_on + self.restart_with))
+
+    @property
     def spec_hash(self) -> str:
         return _digest(self.container_fields())
 
@@ -124,6 +138,7 @@ class ServiceSpec:
             ports=tuple(PortMapping(**p) for p in data.get("ports", ())),
             volumes=tuple(VolumeMount(**v) for v in data.get("volumes", ())),
             depends_on=tuple(data.get("depends_on", ())),
+            restart_with=tuple(data.get("restart_with", ())),
             healthcheck=HealthCheck(**{**health, "command": _tuple(health.get("command"))})
             if health else None,
             resources=Resources(**data.get("resources", {})),

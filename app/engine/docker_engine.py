@@ -11,7 +11,8 @@ import json
 import logging
 import re
 from datetime import datetime
-from typing import Any, Callable, Mapping, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import docker
 import requests
@@ -27,12 +28,22 @@ LABEL_SERVICE = "io.steward.service"
 LABEL_SPEC_HASH = "io.steward.spec-hash"
 LABEL_FIELD_HASHES = "io.steward.field-hashes"
 
+#: Container events that can mean a service needs healing or its dependents need a look.
+WATCHED_EVENTS = ("die", "oom", "health_status", "destroy", "stop", "start", "restart")
+
 _HEALTH_IN_STATUS = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 _EXIT_IN_STATUS = re.compile(r"^Exited \((-?\d+)\)")
 _NANOS = 1_000_000_000
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ContainerEvent:
+    service: str
+    container_id: str
+    action: str
 
 
 class DockerEngine:
@@ -44,6 +55,7 @@ class DockerEngine:
         self.base_url = base_url
         self.timeout = timeout
         self._client: docker.DockerClient | None = None
+        self._event_streams: list[Any] = []
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -54,8 +66,9 @@ class DockerEngine:
     def observe(self, known: Mapping[str, str] | None = None) -> list[ObservedContainer]:
         """All of this instance's containers in one list call.
 
-        `known` maps container id -> state as last observed; only containers that are new or
-        changed state are inspected, for their start time and exit details.
+        `known` maps container id -> `signature` as last observed; only containers that are
+        new or changed are inspected, for their start and finish times, exit details and
+        health check output.
         """
         known = known or {}
         summaries = self._call(lambda c: c.api.containers(
@@ -63,10 +76,47 @@ class DockerEngine:
         observed = []
         for summary in summaries:
             container = _from_summary(summary)
-            if known.get(container.id) != container.state:
+            if known.get(container.id) != container.signature:
                 container = self._inspect(container) or container
             observed.append(container)
         return observed
+
+    def follow_events(self) -> Iterator[ContainerEvent]:
+        """Connect, then follow this instance's container events until the engine goes away.
+
+        Raises EngineUnavailable at once when it cannot connect; the iterator simply ends
+        when the engine closes the stream (a dockerd restart) or `close_events()` is called.
+        A dedicated connection without a read timeout: the stream is idle while nothing
+        happens.
+        """
+        client = self._connect(timeout=None)
+        try:
+            stream = client.api.events(decode=True, filters={
+                "type": "container", "label": f"{LABEL_INSTANCE}={self.instance}",
+                "event": list(WATCHED_EVENTS)})
+        except (DockerException, requests.RequestException) as err:
+            client.close()
+            raise EngineUnavailable(f"Docker engine unreachable: {_short(err)}") from None
+        self._event_streams.append(stream)
+        return self._events_from(stream, client)
+
+    def _events_from(self, stream: Any, client: docker.DockerClient) -> Iterator[ContainerEvent]:
+        try:
+            for raw in stream:
+                event = _event_from(raw)
+                if event is not None:
+                    yield event
+        except (requests.RequestException, DockerException, OSError, ValueError) as err:
+            log.info("Docker event stream ended: %s", _short(err))
+        finally:
+            self._event_streams.remove(stream)
+            client.close()
+
+    def close_events(self) -> None:
+        """End every `events()` stream now (on shutdown)."""
+        for stream in list(self._event_streams):
+            with contextlib.suppress(Exception):
+                stream.close()
 
     def _inspect(self, seen: ObservedContainer) -> ObservedContainer | None:
         try:
@@ -74,12 +124,14 @@ class DockerEngine:
         except ActionFailed:
             return None
         state = attrs["State"]
-        health = (state.get("Health") or {}).get("Status")
+        health = state.get("Health") or {}
         return ObservedContainer(
             id=seen.id, name=seen.name, service=seen.service, spec_hash=seen.spec_hash,
             field_hashes=seen.field_hashes, image=seen.image, created=seen.created,
-            state=state["Status"], health=health or seen.health,
+            state=state["Status"], health=health.get("Status") or seen.health,
+            health_output=_last_check_output(health),
             started_at=_parse_time(state.get("StartedAt")),
+            finished_at=_parse_time(state.get("FinishedAt")),
             exit_code=state.get("ExitCode") if state["Status"] != "running" else None,
             oom_killed=bool(state.get("OOMKilled")),
         )
@@ -160,14 +212,18 @@ class DockerEngine:
 
     def _client_or_raise(self) -> docker.DockerClient:
         if self._client is None:
-            try:
-                client = docker.DockerClient(base_url=self.base_url, timeout=int(self.timeout)) \
-                    if self.base_url else docker.from_env(timeout=int(self.timeout))
-                client.ping()
-            except (DockerException, requests.RequestException) as err:
-                raise EngineUnavailable(f"Docker engine unreachable: {_short(err)}") from None
-            self._client = client
+            self._client = self._connect(timeout=self.timeout)
         return self._client
+
+    def _connect(self, timeout: float | None) -> docker.DockerClient:
+        """A new, pinged client; `timeout=None` waits on reads for ever (event streams)."""
+        try:
+            client = docker.DockerClient(base_url=self.base_url, timeout=timeout) \
+                if self.base_url else docker.from_env(timeout=timeout)
+            client.ping()
+        except (DockerException, requests.RequestException) as err:
+            raise EngineUnavailable(f"Docker engine unreachable: {_short(err)}") from None
+        return client
 
     def _call(self, operation: Callable[[docker.DockerClient], T], what: str,
               reraise: tuple[type[Exception], ...] = ()) -> T:
@@ -205,6 +261,27 @@ def _healthcheck(spec: ServiceSpec) -> Healthcheck | None:
     return Healthcheck(test=["CMD", *(check.command or ())], interval=int(check.interval * _NANOS),
                        timeout=int(check.timeout * _NANOS), retries=check.retries,
                        start_period=int(check.start_period * _NANOS))
+
+
+def _last_check_output(health: Mapping[str, Any]) -> str | None:
+    """The tail of the newest health check's output (Docker keeps the last five)."""
+    runs = health.get("Log") or []
+    if not runs:
+        return None
+    last = runs[-1]
+    text = (last.get("Output") or "").strip()
+    return f"exit {last.get('ExitCode')}: {text[-300:]}" if text else f"exit {last.get('ExitCode')}"
+
+
+def _event_from(raw: Mapping[str, Any]) -> ContainerEvent | None:
+    actor = raw.get("Actor") or {}
+    attributes = actor.get("Attributes") or {}
+    service = attributes.get(LABEL_SERVICE)
+    action = str(raw.get("Action") or raw.get("status") or "")
+    if not service or not actor.get("ID"):
+        return None
+    return ContainerEvent(service=service, container_id=actor["ID"],
+                          action=action.split(":", 1)[0])
 
 
 def _from_summary(summary: Mapping[str, Any]) -> ObservedContainer:

@@ -20,6 +20,8 @@ class ObservedContainer:
     health: str | None = None
     field_hashes: Mapping[str, str] = field(default_factory=dict)
     started_at: datetime | None = None
+    finished_at: datetime | None = None
+    health_output: str | None = None
     exit_code: int | None = None
     oom_killed: bool = False
     created: str = ""
@@ -27,6 +29,11 @@ class ObservedContainer:
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+    @property
+    def signature(self) -> str:
+        """What a list call shows of the container; when it changes, inspect it again."""
+        return f"{self.state}/{self.health}"
 
     def exit_reason(self) -> str:
         if self.oom_killed:

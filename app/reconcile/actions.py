@@ -22,6 +22,7 @@ class Kind(str, Enum):
     REPORT_ORPHAN = "report-orphan"
     WAIT = "wait"
     DISABLE = "disable"
+    FLAPPING = "flapping"
     RESET_FAILURES = "reset-failures"
 
 
@@ -30,15 +31,29 @@ DOCKER_WRITES = frozenset({Kind.CREATE, Kind.START, Kind.RECREATE, Kind.RESTART,
                            Kind.REMOVE_DUPLICATE, Kind.REMOVE_ORPHAN})
 
 
+class Waiting(str, Enum):
+    BACKOFF = "backoff"
+    DEPENDENCY = "dependency"
+    PAUSE = "pause"
+    RETRY = "retry"
+
+
 @dataclass(frozen=True)
 class Action:
+    """One step. `heal` marks a restart that counts as a failure, `restart` one that counts
+    only in the restart total; `failure` says what failed (a heal, a backoff wait, a
+    disable); `waiting_for` says what a WAIT waits for."""
+
     kind: Kind
     service: str
     cause: str
     container_id: str | None = None
     drift: tuple[str, ...] = ()
     heal: bool = False
+    restart: bool = False
+    failure: str | None = None
     until: datetime | None = None
+    waiting_for: Waiting | None = None
 
     def describe(self) -> str:
         """The cause, with the drifted fields or the wait deadline when there are any."""

@@ -57,7 +57,7 @@ def _remove(engine: DockerEngine, action: Action, spec: ServiceSpec | None) -> N
 
 
 def _no_docker(engine: DockerEngine, action: Action, spec: ServiceSpec | None) -> None:
-    """DISABLE, RESET_FAILURES and REPORT_ORPHAN only change the store."""
+    """DISABLE, FLAPPING, RESET_FAILURES and REPORT_ORPHAN only change the store."""
 
 
 _STEPS: Mapping[Kind, Callable[..., str | None]] = {
@@ -69,6 +69,7 @@ _STEPS: Mapping[Kind, Callable[..., str | None]] = {
     Kind.REMOVE_DUPLICATE: _remove,
     Kind.REMOVE_ORPHAN: _remove,
     Kind.DISABLE: _no_docker,
+    Kind.FLAPPING: _no_docker,
     Kind.RESET_FAILURES: _no_docker,
     Kind.REPORT_ORPHAN: _no_docker,
 }

@@ -8,33 +8,86 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from datetime import datetime
-from typing import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Collection, Iterable, Mapping, Sequence
 
 from app.desired_state.spec import CATEGORIES, CONTAINER_FIELDS, DesiredState, ServiceSpec
 from app.engine.observed import ObservedContainer
 from app.reconcile import policy
-from app.reconcile.actions import Action, Kind, Plan
+from app.reconcile.actions import Action, Kind, Plan, Waiting
 from app.reconcile.views import RuntimeView
+from app.status import Status, derive_status
 
 
 def plan(desired: DesiredState, observed: Sequence[ObservedContainer],
          runtime: Mapping[str, RuntimeView], now: datetime, *,
-         stable_period: float = policy.STABLE_PERIOD_SECONDS) -> Plan:
-    """Decide every action of one pass, orphans first, then services in dependency order."""
+         stable_period: float = policy.STABLE_PERIOD_SECONDS,
+         only: Collection[str] | None = None) -> Plan:
+    """Decide every action of one pass, orphans first, then services in dependency order.
+
+    `only` limits the pass to those services and everything that depends on them (a pass
+    woken by one container's event); None plans the whole fleet, orphans included.
+    """
     by_service: dict[str, list[ObservedContainer]] = defaultdict(list)
     for container in observed:
         by_service[container.service].append(container)
-    actions = [_orphan(c, desired.prune) for c in sorted(observed, key=lambda c: (c.service, c.id))
-               if c.service not in desired.services]
+    picked = {name: _pick(by_service.get(name, []), spec)
+              for name, spec in desired.services.items()}
+    views = {name: runtime.get(name, RuntimeView(enabled=spec.enabled))
+             for name, spec in desired.services.items()}
+    fleet = _Fleet(desired.services, {n: p for n, (p, _) in picked.items()}, views, now,
+                   stable_period)
+    scope = None if only is None else with_dependents(desired.services.values(), only)
+    actions = []
+    if scope is None:
+        actions += [_orphan(c, desired.prune)
+                    for c in sorted(observed, key=lambda c: (c.service, c.id))
+                    if c.service not in desired.services]
     for name in dependency_order(desired.services.values()):
-        spec = desired.services[name]
-        primary, extras = _pick(by_service.get(name, []), spec)
+        if scope is not None and name not in scope:
+            continue
         actions += [Action(Kind.REMOVE_DUPLICATE, name, "more than one container for the service",
-                           container_id=c.id) for c in extras]
-        view = runtime.get(name, RuntimeView(enabled=spec.enabled))
-        actions += _service_actions(spec, primary, view, now, stable_period)
+                           container_id=c.id) for c in picked[name][1]]
+        actions += _paused(fleet, name, _service_actions(fleet, name))
     return Plan(tuple(actions))
+
+
+def with_dependents(specs: Iterable[ServiceSpec], names: Collection[str]) -> frozenset[str]:
+    """`names` plus every service that depends on one of them, directly or not."""
+    dependents: dict[str, set[str]] = defaultdict(set)
+    for spec in specs:
+        for dep in spec.dependencies:
+            dependents[dep].add(spec.name)
+    found, todo = set(names), list(names)
+    while todo:
+        for dependent in dependents[todo.pop()] - found:
+            found.add(dependent)
+            todo.append(dependent)
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class _Fleet:
+    """Everything one pass decides from, so a service's rules can look at its dependencies."""
+
+    specs: Mapping[str, ServiceSpec]
+    containers: Mapping[str, ObservedContainer | None]
+    views: Mapping[str, RuntimeView]
+    now: datetime
+    stable_period: float
+
+    def status(self, name: str) -> Status:
+        view, container = self.views[name], self.containers[name]
+        return derive_status(enabled=view.enabled, pending_action=view.pending_action,
+                             container_state=container.state if container else None,
+                             health=view.health,
+                             has_healthcheck=self.specs[name].healthcheck is not None)
+
+    def down_dependencies(self, name: str) -> list[tuple[str, Status]]:
+        """Dependencies that are not `running`, with their status."""
+        deps = [d for d in self.specs[name].dependencies if d in self.specs]
+        return [(d, status) for d in deps if (status := self.status(d)) != "running"]
 
 
 def dependency_order(specs: Iterable[ServiceSpec]) -> list[str]:
@@ -44,7 +97,7 @@ def dependency_order(specs: Iterable[ServiceSpec]) -> list[str]:
     a monitoring-tier service is not held back behind the whole monitoring tier.
     """
     specs = {s.name: s for s in specs}
-    waiting = {n: {d for d in s.depends_on if d in specs} for n, s in specs.items()}
+    waiting = {n: {d for d in s.dependencies if d in specs} for n, s in specs.items()}
     dependents: dict[str, list[str]] = defaultdict(list)
     for name, deps in waiting.items():
         for dep in deps:
@@ -116,9 +169,10 @@ def _pick(containers: list[ObservedContainer], spec: ServiceSpec
     return ranked[0], ranked[1:]
 
 
-def _service_actions(spec: ServiceSpec, container: ObservedContainer | None, rt: RuntimeView,
-                     now: datetime, stable_period: float) -> list[Action]:
-    name = spec.name
+def _service_actions(fleet: _Fleet, name: str) -> list[Action]:
+    """The rules for one service, in order of precedence; the first that applies decides."""
+    spec, container, rt, now = fleet.specs[name], fleet.containers[name], fleet.views[name], \
+        fleet.now
     if not rt.enabled or rt.manually_stopped:
         if container and container.running:
             cause = "service is disabled" if not rt.enabled else "stopped by an operator"
@@ -127,8 +181,12 @@ def _service_actions(spec: ServiceSpec, container: ObservedContainer | None, rt:
     retry_at = policy.error_retry_at(spec.restart, rt)
     if retry_at and now < retry_at:
         return [Action(Kind.WAIT, name, f"retrying after {rt.error_count} engine error(s)",
-                       until=retry_at)]
+                       until=retry_at, waiting_for=Waiting.RETRY)]
+    requested = rt.pending_action in ("start", "restart", "enable")
+    down = fleet.down_dependencies(name)
     if container is None:
+        if down and not requested:
+            return [_wait_for_dependencies(name, down)]
         return [Action(Kind.CREATE, name, "no container")]
     drift = drifted_fields(spec, container)
     if drift:
@@ -137,32 +195,126 @@ def _service_actions(spec: ServiceSpec, container: ObservedContainer | None, rt:
     if rt.pending_action == "restart":
         return [Action(Kind.RESTART, name, "restart requested", container_id=container.id)]
     if not container.running:
-        if rt.pending_action in ("start", "enable"):
-            return [Action(Kind.START, name, f"{rt.pending_action} requested",
-                           container_id=container.id)]
-        if container.state == "created":
-            return [Action(Kind.START, name, "container was never started",
-                           container_id=container.id)]
-        return [_heal(Kind.START, spec, rt, container, container.exit_reason(), now)]
+        return _not_running(fleet, name, container, down)
+    if down:
+        return [_wait_for_dependencies(name, down)] if rt.health == "unhealthy" else []
+    moved = _restarted_with(fleet, name)
+    if moved:
+        return [Action(Kind.RESTART, name, f"restart_with: {moved} was restarted",
+                       container_id=container.id, restart=True)]
     if rt.health == "unhealthy":
-        reason = "unhealthy" + (f": {rt.health_output}" if rt.health_output else "")
-        return [_heal(Kind.RESTART, spec, rt, container, reason, now)]
+        return _unhealthy(fleet, name, container)
+    return _flapping_or_stable(fleet, name)
+
+
+def _not_running(fleet: _Fleet, name: str, container: ObservedContainer,
+                 down: list[tuple[str, Status]]) -> list[Action]:
+    rt = fleet.views[name]
+    if rt.pending_action in ("start", "enable"):
+        return [Action(Kind.START, name, f"{rt.pending_action} requested",
+                       container_id=container.id)]
+    if down:
+        return [_wait_for_dependencies(name, down)]
+    if container.state == "created":
+        return [Action(Kind.START, name, "container was never started",
+                       container_id=container.id)]
+    reason = container.exit_reason()
+    back = _restarted_since(fleet, name, rt.finished_at)
+    if back:
+        return [Action(Kind.START, name, f"{reason} while dependency {back} was down; "
+                                         f"{back} is back",
+                       container_id=container.id, restart=True)]
+    return [_heal(Kind.START, fleet.specs[name], rt, container, reason, fleet.now)]
+
+
+def _unhealthy(fleet: _Fleet, name: str, container: ObservedContainer) -> list[Action]:
+    """Restart an unhealthy service, unless a dependency came back too recently to judge."""
+    spec, rt = fleet.specs[name], fleet.views[name]
+    reason = "unhealthy" + (f": {rt.health_output}" if rt.health_output else "")
+    check = spec.healthcheck
+    settle = policy.settle_time(check.interval, check.retries) if check else timedelta(0)
+    for dep in spec.dependencies:
+        started = fleet.views[dep].started_at if dep in fleet.views else None
+        if started and fleet.now < started + settle:
+            return [Action(Kind.WAIT, name, f"{reason}; dependency {dep} restarted at "
+                                            f"{started.isoformat()}, giving the check time",
+                           until=started + settle, waiting_for=Waiting.DEPENDENCY)]
+    return [_heal(Kind.RESTART, spec, rt, container, reason, fleet.now)]
+
+
+def _flapping_or_stable(fleet: _Fleet, name: str) -> list[Action]:
+    spec, rt, now = fleet.specs[name], fleet.views[name], fleet.now
+    if policy.is_flapping(spec.restart, rt, now):
+        flips = len(policy.recent_transitions(spec.restart, rt, now))
+        reason = f"flapping: {flips} health check changes in {_duration(spec.restart.flap_window)}"
+        if policy.limit_reached(spec.restart, rt):
+            return [_disable(spec, rt, reason)]
+        return [Action(Kind.FLAPPING, name, reason, failure=reason)]
     if rt.failure_count and rt.health != "starting" and \
-            policy.is_stable(rt, now, stable_period):
+            policy.is_stable(rt, now, fleet.stable_period):
         return [Action(Kind.RESET_FAILURES, name,
-                       f"healthy for {stable_period:g}s since the last restart")]
+                       f"healthy for {fleet.stable_period:g}s since the last failure")]
     return []
+
+
+def _restarted_with(fleet: _Fleet, name: str) -> str | None:
+    """A `restart_with` service that is running again and started after this one did."""
+    own = fleet.views[name].started_at
+    for dep in fleet.specs[name].restart_with:
+        started = fleet.views[dep].started_at if dep in fleet.views else None
+        if own and started and started > own and fleet.status(dep) == "running":
+            return dep
+    return None
+
+
+def _restarted_since(fleet: _Fleet, name: str, moment: datetime | None) -> str | None:
+    """A dependency that (re)started after `moment`: the failure then was most likely its."""
+    if moment is None:
+        return None
+    for dep in fleet.specs[name].dependencies:
+        started = fleet.views[dep].started_at if dep in fleet.views else None
+        if started and started > moment:
+            return dep
+    return None
+
+
+def _wait_for_dependencies(name: str, down: list[tuple[str, Status]]) -> Action:
+    listed = ", ".join(f"{dep} ({status})" for dep, status in down)
+    return Action(Kind.WAIT, name, f"waiting for dependency {listed}",
+                  waiting_for=Waiting.DEPENDENCY)
+
+
+def _paused(fleet: _Fleet, name: str, actions: list[Action]) -> list[Action]:
+    """While self-healing is paused, only what an operator asked for is carried out."""
+    rt = fleet.views[name]
+    if not actions or rt.paused_until is None or fleet.now >= rt.paused_until \
+            or rt.pending_action or rt.manually_stopped or not rt.enabled:
+        return actions
+    held = "; ".join(a.render() for a in actions)
+    why = f" ({rt.pause_reason})" if rt.pause_reason else ""
+    return [Action(Kind.WAIT, name, f"self-healing paused{why}; held: {held}",
+                   until=rt.paused_until, waiting_for=Waiting.PAUSE)]
 
 
 def _heal(kind: Kind, spec: ServiceSpec, rt: RuntimeView, container: ObservedContainer,
           reason: str, now: datetime) -> Action:
     """Restart a failed service now, wait out its backoff, or give up at the failure limit."""
     if policy.limit_reached(spec.restart, rt):
-        return Action(Kind.DISABLE, spec.name,
-                      f"failure limit reached: {rt.failure_count} consecutive failures, "
-                      f"last: {reason}")
+        return _disable(spec, rt, reason)
     at = policy.next_restart_at(spec.restart, rt)
     if at and now < at:
         return Action(Kind.WAIT, spec.name, f"backoff after {rt.failure_count} failure(s); "
-                                            f"last: {reason}", until=at)
-    return Action(kind, spec.name, reason, container_id=container.id, heal=True)
+                                            f"last: {reason}", until=at, failure=reason,
+                      waiting_for=Waiting.BACKOFF)
+    return Action(kind, spec.name, reason, container_id=container.id, heal=True, failure=reason)
+
+
+def _disable(spec: ServiceSpec, rt: RuntimeView, reason: str) -> Action:
+    return Action(Kind.DISABLE, spec.name, f"failure limit reached: {rt.failure_count} "
+                                           f"consecutive failures, last: {reason}",
+                  failure=reason)
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest}s" if minutes and rest else f"{minutes}m" if minutes else f"{rest}s"

@@ -1,9 +1,15 @@
 """The restart policy: when a failed service is restarted again, and when Steward gives up.
 
 Pure arithmetic on a service's counters and the clock passed in, so the whole policy can be
-tested on a fake clock. The n-th consecutive restart after a failure waits
-min(base * 2**(n-2), max) seconds after the previous one; the first is immediate. Once
-`max_failures` restarts in a row have not held, the service is disabled.
+tested on a fake clock:
+
+- the first restart after a failure is immediate;
+- each further consecutive restart n (n = 1 for the second one) waits
+  min(base * 2**(n-1), max) seconds after the previous restart;
+- `failure_count` counts failures that were healed (restarts that did not hold, and flapping
+  episodes); the failure after `max_failures` of them disables the service;
+- `failure_count` resets once the service has been healthy for the stable period: no
+  restart, no health check flip and no flapping for that long.
 """
 from __future__ import annotations
 
@@ -44,7 +50,30 @@ def error_retry_at(policy: RestartPolicy, runtime: RuntimeView) -> datetime | No
     return runtime.last_error_at + timedelta(seconds=backoff(policy, runtime.error_count - 1))
 
 
+def recent_transitions(policy: RestartPolicy, runtime: RuntimeView,
+                       now: datetime) -> tuple[datetime, ...]:
+    """The health check flips inside the flapping window that ends now."""
+    start = now - timedelta(seconds=policy.flap_window)
+    return tuple(t for t in runtime.health_transitions if t > start)
+
+
+def is_flapping(policy: RestartPolicy, runtime: RuntimeView, now: datetime) -> bool:
+    """Enough flips inside the window to count as one more failure."""
+    return len(recent_transitions(policy, runtime, now)) >= policy.flap_transitions
+
+
+def was_flapping(flapping_at: datetime | None, window: float, now: datetime) -> bool:
+    """Flapping was detected within the last window (what the API reports as `flapping`)."""
+    return flapping_at is not None and now - flapping_at < timedelta(seconds=window)
+
+
 def is_stable(runtime: RuntimeView, now: datetime, stable_period: float) -> bool:
-    """A service healthy since its last restart for `stable_period` has earned a clean slate."""
-    return runtime.last_restart_at is None or \
-        now - runtime.last_restart_at >= timedelta(seconds=stable_period)
+    """No restart, health flip or flapping for `stable_period`: a clean slate is earned."""
+    moments = [runtime.last_restart_at, runtime.flapping_at, *runtime.health_transitions[-1:]]
+    latest = max((m for m in moments if m is not None), default=None)
+    return latest is None or now - latest >= timedelta(seconds=stable_period)
+
+
+def settle_time(check_interval: float, retries: int) -> timedelta:
+    """How long a dependent's health check gets after a dependency came back."""
+    return timedelta(seconds=check_interval * retries)

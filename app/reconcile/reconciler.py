@@ -1,36 +1,41 @@
-"""One reconcile pass: load files -> observe (one list call) -> assess health -> plan -> execute.
+"""One reconcile pass: load files -> observe (one list call) -> plan -> execute -> record waits.
 
 Passes never overlap: a request for a pass while one runs makes the running pass go round
-once more, so an API action is acted on within one pass, never lost, never run twice at once.
+once more, so an API action or a Docker event is acted on within one pass, never lost,
+never run twice at once. A pass may cover the whole fleet or only some services (and their
+dependents), e.g. the one whose container just died. A pass that leaves a service waiting
+(backoff, pause, dependency settling) asks, through `wake`, for a pass when the wait ends,
+so timing is exact without waiting for the interval job.
 """
 from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from app.desired_state import DesiredState, DesiredStateError, digest_of, load_directory
 from app.engine.docker_engine import DockerEngine
 from app.engine.observed import ObservedContainer
 from app.errors import EngineUnavailable
-from app.health.assessment import Health, assess
-from app.health.probes import probe
+from app.health.monitor import HealthMonitor, Target
 from app.reconcile.actions import Plan
 from app.reconcile.executor import ExecutionReport, execute
-from app.reconcile.plan import plan, primary_containers
+from app.reconcile.plan import plan, primary_containers, with_dependents
 from app.reconcile.views import RuntimeView
 from app.store.db import Store
-from app.store.models import RuntimeState
+from app.store.pauses import pauses_by_service
 from app.store.runtime import (
-    consume_pending, record_observations, runtime_rows, set_engine_status, to_view,
+    consume_pending, record_observations, record_waits, runtime_rows, set_engine_status, to_view,
 )
 from app.store.sync import record_load_failure, stored_desired_state, sync_desired_state
 
 log = logging.getLogger(__name__)
+
+#: How soon a pass is retried after the engine was unreachable or a pass failed.
+ENGINE_RETRY = timedelta(seconds=2)
 
 
 def utcnow() -> datetime:
@@ -49,41 +54,67 @@ class Reconciler:
     """Owns the pass: the only caller of the planner and the executor."""
 
     def __init__(self, *, store: Store, engine: DockerEngine, desired_dir: Path,
-                 stable_period: float, clock: Callable[[], datetime] = utcnow) -> None:
+                 stable_period: float, health: HealthMonitor,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.engine = engine
         self.desired_dir = desired_dir
         self.stable_period = stable_period
+        self.health = health
         self.clock = clock
+        #: Called with (when, service or None for a full pass) to ask for a later pass.
+        self.wake: Callable[[datetime, str | None], None] = lambda when, service: None
         self._lock = threading.Lock()
-        self._wanted = threading.Event()
+        self._requests = threading.Lock()
+        self._wanted: Scope | None = None
         self._loaded_digest: str | None = None
         self._load_error: str | None = None
         self._reported_orphans: set[str] = set()
-        self._last_probe: dict[str, tuple[tuple, datetime]] = {}
-        self._probes = ThreadPoolExecutor(max_workers=8, thread_name_prefix="steward-probe")
+        self._signatures: dict[str, str] = {}
         self.last_result: PassResult | None = None
 
-    def run_pass(self) -> PassResult | None:
-        """Run passes until no further one was requested; return None if another thread runs."""
-        self._wanted.set()
-        while self._wanted.is_set():
+    def run_pass(self, only: Iterable[str] | None = None) -> PassResult | None:
+        """Run passes until no further one was requested; None if another thread runs them.
+
+        `only` asks for a pass of those services (and their dependents); None for the whole
+        fleet. Requests that come in while a pass runs are merged into the next one.
+        """
+        self._request(only)
+        while self._has_request():
             if not self._lock.acquire(blocking=False):
                 return None
             try:
-                while self._wanted.is_set():
-                    self._wanted.clear()
-                    self.last_result = self._guarded_pass()
+                while (scope := self._take_request()) is not None:
+                    self.last_result = self._guarded_pass(scope.services)
             finally:
                 self._lock.release()
         return self.last_result
 
-    def _guarded_pass(self) -> PassResult | None:
+    def forget_container(self, container_id: str) -> None:
+        """Inspect this container again on the next pass (an event said it changed)."""
+        self._signatures.pop(container_id, None)
+
+    def _request(self, only: Iterable[str] | None) -> None:
+        wanted = Scope(None if only is None else frozenset(only))
+        with self._requests:
+            self._wanted = wanted if self._wanted is None else self._wanted.merge(wanted)
+
+    def _has_request(self) -> bool:
+        with self._requests:
+            return self._wanted is not None
+
+    def _take_request(self) -> Scope | None:
+        with self._requests:
+            wanted, self._wanted = self._wanted, None
+            return wanted
+
+    def _guarded_pass(self, only: frozenset[str] | None) -> PassResult | None:
         """A pass that fails unexpectedly is logged; the next one starts afresh."""
         try:
-            return self._pass()
+            return self._pass(only)
         except Exception:  # noqa: BLE001 - the job must outlive any single bad pass
             log.exception("reconcile pass failed; retrying on the next one")
+            self.wake(self.clock() + ENGINE_RETRY, None)
             return None
 
     def load_desired(self) -> str | None:
@@ -106,7 +137,7 @@ class Reconciler:
         self._loaded_digest = digest
         return self._load_error
 
-    def _pass(self) -> PassResult:
+    def _pass(self, only: frozenset[str] | None) -> PassResult:
         load_error = self.load_desired()
         with self.store.reader() as session:
             desired = stored_desired_state(session)
@@ -114,13 +145,19 @@ class Reconciler:
             observed, views = self._observe(desired)
         except EngineUnavailable as err:
             return self._engine_down(str(err), load_error)
-        the_plan = plan(desired, observed, views, self.clock(), stable_period=self.stable_period)
+        the_plan = plan(desired, observed, views, self.clock(), stable_period=self.stable_period,
+                        only=only)
         if the_plan.actions:
             log.debug("plan:\n%s", the_plan.render())
+        planned = desired.services.keys() if only is None else \
+            with_dependents(desired.services.values(), only)
         try:
             report = execute(the_plan, engine=self.engine, store=self.store,
                              specs=desired.services, runtime=views, now=self.clock,
                              reported=self._reported_orphans)
+            for action in report.done:
+                if action.container_id:
+                    self.forget_container(action.container_id)
             if the_plan.writes_docker:
                 self._observe(desired)  # so the API shows what the pass just did
         except EngineUnavailable as err:
@@ -128,70 +165,66 @@ class Reconciler:
         finally:
             with self.store.session() as session:
                 consume_pending(session, views)
+                record_waits(session, the_plan, planned, self.clock())
+        for action in the_plan.actions:
+            if action.until is not None:
+                self.wake(action.until, action.service)
         return PassResult(plan=the_plan, report=report, load_error=load_error)
 
     def _observe(self, desired: DesiredState
                  ) -> tuple[list[ObservedContainer], dict[str, RuntimeView]]:
-        """List the containers, assess health, store both; return what the planner needs.
+        """List the containers, store what changed, point the health monitor at them.
 
-        Probes run outside any transaction, so a slow service never holds the store's lock.
+        Returns what the planner needs: the containers and each service's runtime view.
         """
-        with self.store.reader() as session:
-            before = runtime_rows(session)
-        observed = self.engine.observe({r.container_id: r.container_state or ""
-                                        for r in before.values() if r.container_id})
+        observed = self.engine.observe(self._signatures)
+        self._signatures = {c.id: c.signature for c in observed}
         now = self.clock()
         primaries = primary_containers(desired, observed)
-        health = self._assess_health(desired, primaries, before, now)
+        docker_checked = {n for n, s in desired.services.items()
+                          if s.healthcheck is not None and s.healthcheck.kind == "command"}
         with self.store.session() as session:
             rows = runtime_rows(session)
-            record_observations(rows, primaries, health, now)
+            record_observations(rows, primaries, docker_checked, now)
             set_engine_status(session, reachable=True, detail=None, now=now)
-            views = {name: to_view(row) for name, row in rows.items()}
+            pauses = pauses_by_service(session, now)
+            views = {name: to_view(row, pauses.get(name)) for name, row in rows.items()}
+        self.health.watch(_probe_targets(desired, primaries, views))
         return observed, views
 
     def _engine_down(self, error: str, load_error: str | None, the_plan: Plan | None = None
                      ) -> PassResult:
-        log.warning("%s; retrying on the next pass", error)
+        log.warning("%s; retrying in %ss", error, ENGINE_RETRY.total_seconds())
         with self.store.session() as session:
             set_engine_status(session, reachable=False, detail=error, now=self.clock())
+        self._signatures.clear()
+        self.wake(self.clock() + ENGINE_RETRY, None)
         return PassResult(plan=the_plan, engine_error=error, load_error=load_error)
 
-    def _assess_health(self, desired: DesiredState,
-                       primaries: Mapping[str, ObservedContainer | None],
-                       rows: Mapping[str, RuntimeState], now: datetime) -> dict[str, Health]:
-        """Docker's verdict for command checks; concurrent probes for http and tcp checks.
-
-        A check is probed at most once per `interval` while the same container keeps running
-        (same id, same start time), however often passes run, so `retries` counts probes.
-        """
-        results: dict[str, Health] = {}
-        probes = {}
-        for name, container in primaries.items():
-            check = desired.services[name].healthcheck
-            row = rows.get(name)
-            if container is None or not container.running or check is None or row is None:
-                continue
-            if check.kind == "command":
-                results[name] = Health(container.health, 0, None)
-                continue
-            previous = Health(row.health, row.health_failures, row.health_output) \
-                if row.container_id == container.id else Health(None)
-            started = container.started_at or row.started_at
-            run = (container.id, started)
-            last = self._last_probe.get(name)
-            if last and last[0] == run and now - last[1] < timedelta(seconds=check.interval):
-                results[name] = previous
-                continue
-            self._last_probe[name] = (run, now)
-            in_grace = started is None or now - started < timedelta(seconds=check.start_period)
-            probes[name] = (self._probes.submit(probe, check), previous, in_grace, check.retries)
-        for name, (future, previous, in_grace, retries) in probes.items():
-            result = future.result()
-            results[name] = assess(previous, ok=result.ok, detail=result.detail,
-                                   in_grace=in_grace, retries=retries)
-        return results
-
     def close(self) -> None:
-        self._probes.shutdown(wait=False)
         self.engine.close()
+
+
+def _probe_targets(desired: DesiredState, primaries: Mapping[str, ObservedContainer | None],
+                   views: Mapping[str, RuntimeView]) -> list[Target]:
+    """Running containers of services whose http or tcp check Steward probes itself."""
+    targets = []
+    for name, container in primaries.items():
+        check = desired.services[name].healthcheck
+        if container is None or not container.running or check is None \
+                or check.kind == "command" or name not in views:
+            continue
+        targets.append(Target(name, check, container.id, views[name].started_at))
+    return targets
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which services a requested pass covers; `services=None` means the whole fleet."""
+
+    services: frozenset[str] | None
+
+    def merge(self, other: Scope) -> Scope:
+        if self.services is None or other.services is None:
+            return Scope(None)
+        return Scope(self.services | other.services)

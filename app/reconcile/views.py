@@ -17,5 +17,14 @@ class RuntimeView:
     last_failure_at: datetime | None = None
     error_count: int = 0
     last_error_at: datetime | None = None
+    container_state: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
     health: str | None = None
+    health_failures: int = 0
     health_output: str | None = None
+    #: When the health check result flipped between passing and failing, oldest first.
+    health_transitions: tuple[datetime, ...] = ()
+    flapping_at: datetime | None = None
+    paused_until: datetime | None = None
+    pause_reason: str | None = None

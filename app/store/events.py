@@ -21,8 +21,15 @@ def record_event(session: Session, *, service: str | None, kind: str, message: s
     return event
 
 
-def recent_events(session: Session, *, service: str | None = None, limit: int = 20) -> list[Event]:
+def recent_events(session: Session, *, service: str | None = None,
+                  since: datetime | None = None, kind: str | None = None,
+                  limit: int = 20) -> list[Event]:
+    """Newest first; each filter given narrows the list."""
     query = select(Event).order_by(Event.id.desc()).limit(limit)
     if service is not None:
         query = query.where(Event.service == service)
+    if since is not None:
+        query = query.where(Event.at >= since)
+    if kind is not None:
+        query = query.where(Event.kind == kind)
     return list(session.scalars(query))

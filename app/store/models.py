@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, MetaData, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON, DateTime, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -85,7 +87,30 @@ class RuntimeState(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer)
     oom_killed: Mapped[bool] = mapped_column(default=False)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: ISO times the health check result flipped (pass <-> fail), newest last, bounded.
+    health_transitions: Mapped[list] = mapped_column(JSON, default=list)
+    flapping_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: What the service waits for right now (backoff, dependency, pause, retry), and until when.
+    wait_kind: Mapped[str | None] = mapped_column(String(16))
+    wait_reason: Mapped[str | None] = mapped_column(Text)
+    wait_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Pause(Base):
+    """Self-healing paused for one service or one category until a given time (maintenance)."""
+
+    __tablename__ = "pauses"
+    __table_args__ = (UniqueConstraint("scope", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(64))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Event(Base):

@@ -6,46 +6,101 @@ session (and so the transaction).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Mapping
+from typing import Collection, Iterable, Mapping
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.engine.observed import ObservedContainer
-from app.health.assessment import Health
-from app.reconcile.actions import Action, Kind
+from app.health.assessment import Health, assess
+from app.reconcile.actions import Action, Kind, Plan
 from app.reconcile.views import RuntimeView
 from app.store.events import record_event
 from app.store.models import EngineStatus, RuntimeState
 
-_VIEW_FIELDS = tuple(RuntimeView.__dataclass_fields__)
+#: Health flips kept per service; more than any sane flapping threshold needs.
+MAX_TRANSITIONS = 50
+_ROW_FIELDS = tuple(f for f in RuntimeView.__dataclass_fields__
+                    if f not in ("health_transitions", "paused_until", "pause_reason"))
 
 
 def runtime_rows(session: Session) -> dict[str, RuntimeState]:
     return {r.service: r for r in session.scalars(select(RuntimeState))}
 
 
-def to_view(row: RuntimeState) -> RuntimeView:
-    return RuntimeView(**{name: getattr(row, name) for name in _VIEW_FIELDS})
+def to_view(row: RuntimeState, pause: tuple[datetime, str | None] | None = None
+            ) -> RuntimeView:
+    paused_until, pause_reason = pause or (None, None)
+    return RuntimeView(**{name: getattr(row, name) for name in _ROW_FIELDS},
+                       health_transitions=transitions_of(row),
+                       paused_until=paused_until, pause_reason=pause_reason)
+
+
+def transitions_of(row: RuntimeState) -> tuple[datetime, ...]:
+    return tuple(datetime.fromisoformat(t) for t in row.health_transitions or ())
+
+
+def _note_transition(row: RuntimeState, now: datetime) -> None:
+    row.health_transitions = [*(row.health_transitions or ()), now.isoformat()][-MAX_TRANSITIONS:]
 
 
 def record_observations(rows: Mapping[str, RuntimeState],
                         observed: Mapping[str, ObservedContainer | None],
-                        health: Mapping[str, Health], now: datetime) -> None:
-    """Store each service's container facts and health, keeping details a list call lacks."""
+                        docker_checked: Collection[str], now: datetime) -> None:
+    """Store each service's container facts, keeping details a list call lacks.
+
+    A new container, or the same one started again, begins with a clean health record.
+    Health of services in `docker_checked` is Docker's own HEALTHCHECK verdict; the
+    other services' health is written by the health monitor, never here.
+    """
     for name, row in rows.items():
         container = observed.get(name)
-        same = container is not None and container.id == row.container_id
+        new_run = container is None or container.id != row.container_id or \
+            (container.started_at is not None and container.started_at != row.started_at)
         row.container_id = container.id if container else None
         row.container_state = container.state if container else None
-        if container is None or not same or container.started_at is not None:
+        if new_run:
+            row.health, row.health_failures, row.health_output = None, 0, None
+        if container is None or new_run or container.started_at is not None:
             row.started_at = container.started_at if container else None
+            row.finished_at = container.finished_at if container else None
             row.exit_code = container.exit_code if container else None
             row.oom_killed = container.oom_killed if container else False
-        assessed = health.get(name, Health(container.health if container else None))
-        row.health, row.health_failures, row.health_output = \
-            assessed.state, assessed.failures, assessed.output
+        if container is not None and name in docker_checked:
+            _record_docker_health(row, container, now)
         row.observed_at = now
+
+
+def _record_docker_health(row: RuntimeState, container: ObservedContainer,
+                          now: datetime) -> None:
+    if {row.health, container.health} == {"healthy", "unhealthy"}:
+        _note_transition(row, now)
+    row.health = container.health
+    row.health_failures = 1 if container.health == "unhealthy" else 0
+    if container.health_output is not None:
+        row.health_output = container.health_output if container.health != "healthy" else None
+
+
+def record_probe(session: Session, service: str, run: tuple[str, datetime | None], *,
+                 ok: bool, detail: str, in_grace: bool, retries: int, now: datetime) -> bool:
+    """Store one probe's verdict for the container run it probed; True if the state changed.
+
+    A verdict about an earlier run (the container was replaced or restarted meanwhile) is
+    dropped. A flip between passing and failing is noted for flapping detection.
+    """
+    row = session.get(RuntimeState, service, with_for_update=True)
+    if row is None or (row.container_id, row.started_at) != run:
+        return False
+    result = assess(Health(row.health, row.health_failures, row.health_output), ok=ok,
+                    detail=detail, in_grace=in_grace, retries=retries)
+    was_passing = row.health == "healthy"
+    was_failing = row.health_failures > 0
+    if (was_passing and result.failures > 0) or (was_failing and result.state == "healthy"):
+        _note_transition(row, now)
+    changed = row.health != result.state
+    row.health, row.health_failures, row.health_output = \
+        result.state, result.failures, result.output
+    return changed
 
 
 def is_current(session: Session, service: str, seen_version: int | None) -> bool:
@@ -80,17 +135,29 @@ def _record_container(row: RuntimeState, action: Action, container_id: str | Non
 
 
 def _apply_policy(row: RuntimeState, action: Action, now: datetime) -> None:
-    if action.heal:
-        row.failure_count += 1
+    if action.failure:
+        _record_failure(row, action.failure, now)
+    if action.heal or action.restart:
         row.restart_count += 1
         row.last_restart_at = now
-        row.last_failure_at = now
-        row.last_failure = action.cause
+    if action.heal:
+        row.failure_count += 1
+    elif action.kind is Kind.FLAPPING:
+        row.failure_count += 1
+        row.flapping_at = now
+        row.health_transitions = []
     elif action.kind is Kind.DISABLE:
         row.enabled = False
         row.disabled_reason = action.cause
     elif action.kind is Kind.RESET_FAILURES:
         row.failure_count = 0
+
+
+def _record_failure(row: RuntimeState, failure: str, now: datetime) -> None:
+    """Keep the time a failure was first seen, even when its restart waited out a backoff."""
+    if row.last_failure != failure or row.wait_kind != "backoff":
+        row.last_failure_at = now
+    row.last_failure = failure
 
 
 def record_action_error(session: Session, action: Action, error: str, now: datetime) -> None:
@@ -99,8 +166,33 @@ def record_action_error(session: Session, action: Action, error: str, now: datet
         row.error_count += 1
         row.last_error = error
         row.last_error_at = now
+        _record_failure(row, f"Docker error: {error}", now)
     record_event(session, service=action.service, kind="error", at=now,
                  message=f"{action.kind.value} failed: {error}")
+
+
+def record_waits(session: Session, plan: Plan, services: Iterable[str], now: datetime) -> None:
+    """Note what each planned service now waits for; an event when that changes.
+
+    A service the plan has no WAIT for waits for nothing. A backoff wait records the
+    failure it waits after, so the failure shows before its restart happens.
+    """
+    waits = {a.service: a for a in plan.actions if a.kind is Kind.WAIT}
+    for name in services:
+        row = session.get(RuntimeState, name)
+        if row is None:
+            continue
+        wait = waits.get(name)
+        kind = wait.waiting_for.value if wait and wait.waiting_for else None
+        if wait and wait.failure:
+            _record_failure(row, wait.failure, now)
+        if wait and (kind, wait.until, wait.cause) != (row.wait_kind, row.wait_until,
+                                                        row.wait_reason):
+            record_event(session, service=name, kind=kind or "wait", at=now,
+                         message=wait.describe())
+        row.wait_kind = kind
+        row.wait_reason = wait.cause if wait else None
+        row.wait_until = wait.until if wait else None
 
 
 def consume_pending(session: Session, seen: Mapping[str, RuntimeView]) -> None:

@@ -60,21 +60,21 @@ def test_the_demo_stack_comes_up_healthy(steward: Steward, client: FlaskClient,
     for path in desired_dir.glob("*.yaml"):
         text = path.read_text().replace("steward-demo:latest", test_image)
         path.write_text(re.sub(r'"181\d\d:', lambda _: f'"{free_port()}:', text))
-    result = steward.reconciler.run_pass()
-    assert [a.render() for a in result.plan.actions] == [
-        "create demo-db: no container", "create demo-model: no container",
-        "create demo-metrics: no container"]
-    assert sorted(containers(docker_client, instance)) == ["demo-db", "demo-metrics",
-                                                           "demo-model"]
+    steward.start_background()
 
     def all_running() -> dict | None:
-        steward.reconciler.run_pass()
         body = client.get("/api/system/services").get_json()
-        return body if all(s["status"] == "running" for s in body["services"]) else None
+        statuses = [s["status"] for s in body["services"]]
+        return body if statuses == ["running"] * 3 else None
 
-    body = wait_for(all_running, timeout=40, interval=1, what="the demo stack to be healthy")
+    body = wait_for(all_running, timeout=60, interval=0.5, what="the demo stack to be healthy")
     assert {c: v["healthy"] for c, v in body["by_category"].items()} == {
         "infrastructure": 1, "ai": 1, "monitoring": 1}
+    created = [e["service"] for e in reversed(
+        client.get("/api/system/events?kind=create").get_json()["events"])]
+    assert created == ["demo-db", "demo-model", "demo-metrics"], \
+        "each service is created once its dependency runs"
+    assert sorted(containers(docker_client, instance)) == created[:1] + sorted(created[1:])
 
 
 def test_a_deleted_container_is_recreated(steward: Steward, desired_dir: Path, test_image: str,

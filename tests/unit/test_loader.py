@@ -92,7 +92,7 @@ def test_a_service_overrides_part_of_its_policy(tmp_path: Path) -> None:
     ("    category: ai\n    imgae: x\n    image: x\n",
      "a.yaml:5: services.s.imgae: unknown key; allowed keys: category, command, depends_on, "
      "display_name, enabled, environment, healthcheck, image, init, port, ports, resources, "
-     "restart_policy, stop_grace_period, volumes"),
+     "restart_policy, restart_with, stop_grace_period, volumes"),
     ("    category: ai\n",
      "a.yaml:3: services.s.image: required key is missing"),
     ("    category: gpu\n    image: x\n",

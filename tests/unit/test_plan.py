@@ -62,7 +62,7 @@ AGO = NOW - timedelta(seconds=3)
     ([container(WEB)], RuntimeView(manually_stopped=True), "stop web: stopped by an operator"),
     ([container(WEB, "exited")], RuntimeView(manually_stopped=True), "nothing to do"),
     ([container(WEB)], RuntimeView(failure_count=2, last_restart_at=NOW - timedelta(seconds=61)),
-     "reset-failures web: healthy for 60s since the last restart"),
+     "reset-failures web: healthy for 60s since the last failure"),
     ([container(WEB)], RuntimeView(failure_count=2, last_restart_at=NOW - timedelta(seconds=59)),
      "nothing to do"),
     ([], RuntimeView(error_count=1, last_error_at=AGO),
@@ -153,8 +153,9 @@ def test_services_run_in_dependency_then_category_order() -> None:
                 spec("vector", "monitoring"), spec("db", "infrastructure"),
                 spec("cache", "infrastructure")]
     assert dependency_order(services) == ["cache", "db", "vector", "llm", "grafana"]
-    assert render(services, []) == "\n".join(
-        f"create {n}: no container" for n in ["cache", "db", "vector", "llm", "grafana"])
+    assert render(services, []) == "\n".join([
+        "create cache: no container", "create db: no container", "create vector: no container",
+        "wait llm: waiting for dependency vector (stopped)", "create grafana: no container"])
 
 
 def test_orphans_are_reported_unless_prune_is_set() -> None:

@@ -18,6 +18,8 @@ from app.status import derive_status
     (dict(container_state="running", health=None, has_healthcheck=True), "starting"),
     (dict(container_state="running", health="healthy", has_healthcheck=True), "running"),
     (dict(container_state="running", health=None), "running"),
+    (dict(container_state="exited", waiting_for_dependency=True), "starting"),
+    (dict(enabled=False, waiting_for_dependency=True), "disabled"),
 ])
 def test_status_rules(facts: dict, expected: str) -> None:
     arguments = dict(enabled=True, pending_action=None, container_state=None, health=None,

@@ -102,7 +102,7 @@ def _act(name: str, operation: Callable, verb: str) -> dict:
         abort(404, message=str(err))
     except operations.ActionRejected as err:
         abort(400, message=str(err))
-    steward.trigger()
+    steward.trigger([name])
     with steward.store.reader() as session:
         service = get_service(session, name, now)
     if service is None:  # its file was edited away meanwhile

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.api.events.schemas import EventSchema
 from app.desired_state.spec import CATEGORIES
 from app.extensions import Schema, UTCTimestamp
 from app.status import STATUSES
@@ -73,13 +74,6 @@ class ServiceActionSchema(Schema):
     service = ma.fields.Nested(ServiceSchema, required=True)
 
 
-class EventSchema(Schema):
-    at = UTCTimestamp(required=True)
-    kind = ma.fields.String(required=True)
-    message = ma.fields.String(required=True)
-    actor = ma.fields.String(required=True)
-
-
 class ServiceDetailSchema(ServiceSchema):
     last_failure = ma.fields.String(allow_none=True,
                                     metadata={"description": "Why the service last failed"})
@@ -87,8 +81,21 @@ class ServiceDetailSchema(ServiceSchema):
     disabled_reason = ma.fields.String(allow_none=True)
     last_error = ma.fields.String(allow_none=True, metadata={
         "description": "Last engine error for this service (e.g. an image pull that failed)"})
+    health = ma.fields.String(allow_none=True, metadata={
+        "description": "healthy, unhealthy, starting, or null without a check result"})
     health_output = ma.fields.String(allow_none=True,
                                      metadata={"description": "Output of the last failed check"})
+    next_restart_at = UTCTimestamp(allow_none=True, metadata={
+        "description": "When the next healing restart is planned (during a backoff)"})
+    waiting_for = ma.fields.String(allow_none=True, metadata={
+        "description": "What the service waits for: backoff, dependency, pause or retry"})
+    wait_reason = ma.fields.String(allow_none=True)
+    wait_until = UTCTimestamp(allow_none=True)
+    flapping = ma.fields.Boolean(required=True, metadata={
+        "description": "Flapping was detected within the service's flapping window"})
+    paused_until = UTCTimestamp(allow_none=True, metadata={
+        "description": "Self-healing is paused (maintenance) until then"})
+    pause_reason = ma.fields.String(allow_none=True)
     observed_at = UTCTimestamp(allow_none=True, metadata={
         "description": "When the reconciler last looked at the container"})
     source_file = ma.fields.String(required=True,

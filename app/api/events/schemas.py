@@ -1,0 +1,34 @@
+"""Schemas of the event log API."""
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.extensions import Schema, UTCTimestamp
+
+
+class EventQueryArgsSchema(Schema):
+    service = ma.fields.String(validate=ma.validate.Length(1, 64),
+                               metadata={"description": "Only events of this service"})
+    since = ma.fields.AwareDateTime(
+        default_timezone=None, metadata={"description": "Only events at or after this time "
+                                                        "(ISO 8601 with a time zone)"})
+    kind = ma.fields.String(validate=ma.validate.Length(1, 32),
+                            metadata={"description": "Only events of this kind (e.g. restart)"})
+    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(1, 1000),
+                              metadata={"description": "At most this many (1-1000)"})
+
+
+class EventSchema(Schema):
+    id = ma.fields.Integer(required=True)
+    at = UTCTimestamp(required=True)
+    service = ma.fields.String(allow_none=True,
+                               metadata={"description": "null for Steward-wide events"})
+    kind = ma.fields.String(required=True, metadata={
+        "description": "e.g. start, restart, backoff, dependency, disable, flapping, error"})
+    message = ma.fields.String(required=True)
+    actor = ma.fields.String(required=True,
+                             metadata={"description": "reconciler, api, or who acted"})
+
+
+class EventListSchema(Schema):
+    events = ma.fields.List(ma.fields.Nested(EventSchema), required=True)

@@ -1,0 +1,109 @@
+"""Maintenance pauses: hold self-healing for a service or a category until a given time.
+
+While paused, Steward neither restarts, recreates nor disables the service on its own;
+operator actions (restart, start, stop) still work. A pause ends by itself at its time.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask.views import MethodView
+from flask_smorest import abort
+
+from app.api.pauses.schemas import (
+    MAX_PAUSE_SECONDS, PauseListSchema, PauseRequestSchema, PauseResultSchema,
+)
+from app.desired_state.spec import CATEGORIES
+from app.extensions import Blueprint
+from app.steward import current_steward, utcnow
+from app.store import pauses
+from app.store.models import ServiceRecord
+
+blp = Blueprint("pauses", __name__, url_prefix="/api/system",
+                description="Maintenance: pause self-healing of a service or a category.")
+
+
+def _end_of(args: dict, now: datetime) -> datetime:
+    until = args.get("until") or now + timedelta(seconds=args["duration"])
+    if until <= now:
+        abort(400, message="until must be in the future")
+    if until > now + timedelta(seconds=MAX_PAUSE_SECONDS):
+        abort(400, message="a pause may last at most 7 days; pause again to extend it")
+    return until
+
+
+def _check_target(scope: pauses.Scope, target: str) -> None:
+    if scope == "category" and target not in CATEGORIES:
+        abort(404, message=f"Category '{target}' not found; one of: {', '.join(CATEGORIES)}")
+    if scope == "service":
+        with current_steward().store.reader() as session:
+            if session.get(ServiceRecord, target) is None:
+                abort(404, message=f"Service '{target}' not found")
+
+
+def _pause(scope: pauses.Scope, target: str, args: dict) -> dict:
+    _check_target(scope, target)
+    now = utcnow()
+    until = _end_of(args, now)
+    steward = current_steward()
+    with steward.store.session() as session:
+        row = pauses.pause(session, scope, target, until=until, reason=args.get("reason"),
+                           actor="api", now=now)
+    steward.trigger([target] if scope == "service" else None)
+    return {"success": True, "pause": row,
+            "message": f"Self-healing of {scope} '{target}' paused until "
+                       f"{until.strftime('%Y-%m-%dT%H:%M:%SZ')}"}
+
+
+def _resume(scope: pauses.Scope, target: str) -> dict:
+    _check_target(scope, target)
+    steward = current_steward()
+    with steward.store.session() as session:
+        ended = pauses.resume(session, scope, target, actor="api", now=utcnow())
+    steward.trigger([target] if scope == "service" else None)
+    state = "resumed" if ended else "was not paused"
+    return {"success": True, "pause": None,
+            "message": f"Self-healing of {scope} '{target}' {state}"}
+
+
+@blp.route("/pauses")
+class Pauses(MethodView):
+    @blp.response(200, PauseListSchema)
+    def get(self) -> dict:
+        """List the pauses in force"""
+        with current_steward().store.reader() as session:
+            return {"pauses": pauses.active_pauses(session, utcnow())}
+
+
+@blp.route("/services/<string:name>/pause", methods=["POST"])
+@blp.arguments(PauseRequestSchema)
+@blp.response(200, PauseResultSchema)
+@blp.alt_response(404, description="Service not found")
+def pause_service(args: dict, name: str) -> dict:
+    """Pause self-healing of one service until a time"""
+    return _pause("service", name, args)
+
+
+@blp.route("/services/<string:name>/resume", methods=["POST"])
+@blp.response(200, PauseResultSchema)
+@blp.alt_response(404, description="Service not found")
+def resume_service(name: str) -> dict:
+    """End a service's pause now"""
+    return _resume("service", name)
+
+
+@blp.route("/categories/<string:category>/pause", methods=["POST"])
+@blp.arguments(PauseRequestSchema)
+@blp.response(200, PauseResultSchema)
+@blp.alt_response(404, description="Category not found")
+def pause_category(args: dict, category: str) -> dict:
+    """Pause self-healing of every service of a category until a time"""
+    return _pause("category", category, args)
+
+
+@blp.route("/categories/<string:category>/resume", methods=["POST"])
+@blp.response(200, PauseResultSchema)
+@blp.alt_response(404, description="Category not found")
+def resume_category(category: str) -> dict:
+    """End a category's pause now"""
+    return _resume("category", category)

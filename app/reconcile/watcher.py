@@ -1,0 +1,59 @@
+"""The event watcher: Docker's container events wake the reconciler for the service concerned.
+
+This is the edge-triggered half of reconciling (the interval job is the level-triggered
+safety net): a container that dies, is OOM-killed, changes health, is stopped or removed
+behind Steward's back gets a pass for its service within moments. When the stream breaks
+(dockerd restarted or gone) the watcher reconnects on its own and asks for a full pass,
+since events may have been missed meanwhile.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from app.engine.docker_engine import ContainerEvent, DockerEngine
+from app.errors import EngineUnavailable
+
+log = logging.getLogger(__name__)
+
+RECONNECT_MAX_SECONDS = 2.0
+
+
+class EventWatcher:
+    def __init__(self, engine: DockerEngine, *, on_event: Callable[[ContainerEvent], None],
+                 on_connect: Callable[[], None]) -> None:
+        self.engine = engine
+        self.on_event = on_event
+        self.on_connect = on_connect
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="steward-events", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        delay = 0.25
+        while not self._stopped.is_set():
+            try:
+                events = self.engine.follow_events()
+            except EngineUnavailable as err:
+                log.debug("event stream not available (%s); retrying in %.2fs", err, delay)
+                self._stopped.wait(delay)
+                delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+                continue
+            delay = 0.25
+            log.info("following Docker events; resynchronising with a full pass")
+            self.on_connect()
+            for event in events:
+                log.debug("docker event: %s %s", event.action, event.service)
+                self.on_event(event)
+            if not self._stopped.is_set():
+                log.warning("Docker event stream ended; reconnecting")
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.engine.close_events()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
