@@ -56,7 +56,7 @@ def _build_steward(config: Mapping[str, Any]) -> Steward:
                             desired_dir=Path(config["DESIRED_STATE_DIR"]),
                             stable_period=config["STABLE_PERIOD"])
     scheduler = ReconcileScheduler(reconciler, interval=config["RECONCILE_INTERVAL"])
-    watcher = EventWatcher(engine, on_event=lambda event: None, on_connect=lambda: None)
+    watcher = EventWatcher(engine)
     return Steward(store=store, reconciler=reconciler, scheduler=scheduler, health=health,
                    watcher=watcher)
 

@@ -44,7 +44,7 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error: HTTPException) -> tuple[dict, int, dict]:
         """flask-smorest's JSON error, plus `detail` (never a stack trace, never HTML)."""
-        if error.code and error.code >= 500:
+        if error.code == 500:
             log.error("request failed with %s", error.code,
                       exc_info=getattr(error, "original_exception", None))
         payload, code, headers = super().handle_http_exception(error)

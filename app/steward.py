@@ -30,9 +30,10 @@ class Steward:
     watcher: EventWatcher
 
     def __post_init__(self) -> None:
+        """Wire the parts that wake passes to the scheduler."""
         self.health.on_change = lambda service: self.trigger([service])
         self.watcher.on_event = self._on_event
-        self.watcher.on_connect = self.trigger
+        self.watcher.on_resync = self.trigger
 
     def start_background(self) -> None:
         """Start the reconcile job (first pass at once), the health monitor and the watcher."""
@@ -51,9 +52,9 @@ class Steward:
     def shutdown(self) -> None:
         """Stop Steward's own threads; the managed containers keep running."""
         self.watcher.stop()
-        self.scheduler.shutdown()
         self.health.stop()
         self.reconciler.close()
+        self.scheduler.shutdown()
         self.store.dispose()
 
 

@@ -30,7 +30,8 @@ def build_busybox_image(client: docker.DockerClient, tag: str, *,
         _add(tar, "busybox", busybox.read_bytes(), 0o755)
     context.seek(0)
     image, _ = client.images.build(fileobj=context, custom_context=True, tag=tag,
-                                   labels=labels or {}, rm=True, forcerm=True)
+                                   labels=labels or {}, rm=True, forcerm=True,
+                                   network_mode="none")
     return image.id
 
 

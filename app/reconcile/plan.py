@@ -232,7 +232,7 @@ def _unhealthy(fleet: _Fleet, name: str, container: ObservedContainer) -> list[A
     spec, rt = fleet.specs[name], fleet.views[name]
     reason = "unhealthy" + (f": {rt.health_output}" if rt.health_output else "")
     check = spec.healthcheck
-    settle = policy.settle_time(check.interval, check.retries) if check else timedelta(0)
+    settle = policy.settle_time(check) if check else timedelta(0)
     for dep in spec.dependencies:
         started = fleet.views[dep].started_at if dep in fleet.views else None
         if started and fleet.now < started + settle:

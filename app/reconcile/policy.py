@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from app.desired_state.spec import RestartPolicy
+from app.desired_state.spec import HealthCheck, RestartPolicy
 from app.reconcile.views import RuntimeView
 
 STABLE_PERIOD_SECONDS = 60.0
@@ -74,6 +74,7 @@ def is_stable(runtime: RuntimeView, now: datetime, stable_period: float) -> bool
     return latest is None or now - latest >= timedelta(seconds=stable_period)
 
 
-def settle_time(check_interval: float, retries: int) -> timedelta:
-    """How long a dependent's health check gets after a dependency came back."""
-    return timedelta(seconds=check_interval * retries)
+def settle_time(check: HealthCheck) -> timedelta:
+    """How long a dependent's health check gets after a dependency came back: two more
+    checks, each a full interval plus its timeout, before its failure counts again."""
+    return timedelta(seconds=2 * (check.interval + check.timeout))

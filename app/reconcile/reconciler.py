@@ -71,6 +71,7 @@ class Reconciler:
         self._load_error: str | None = None
         self._reported_orphans: set[str] = set()
         self._signatures: dict[str, str] = {}
+        self._closed = False
         self.last_result: PassResult | None = None
 
     def run_pass(self, only: Iterable[str] | None = None) -> PassResult | None:
@@ -80,11 +81,11 @@ class Reconciler:
         fleet. Requests that come in while a pass runs are merged into the next one.
         """
         self._request(only)
-        while self._has_request():
+        while self._has_request() and not self._closed:
             if not self._lock.acquire(blocking=False):
                 return None
             try:
-                while (scope := self._take_request()) is not None:
+                while not self._closed and (scope := self._take_request()) is not None:
                     self.last_result = self._guarded_pass(scope.services)
             finally:
                 self._lock.release()
@@ -202,7 +203,10 @@ class Reconciler:
         return PassResult(plan=the_plan, engine_error=error, load_error=load_error)
 
     def close(self) -> None:
-        self.engine.close()
+        """Run no further pass, let the running one finish, then let go of the engine."""
+        self._closed = True
+        with self._lock:
+            self.engine.close()
 
 
 def _probe_targets(desired: DesiredState, primaries: Mapping[str, ObservedContainer | None],

@@ -3,8 +3,8 @@
 This is the edge-triggered half of reconciling (the interval job is the level-triggered
 safety net): a container that dies, is OOM-killed, changes health, is stopped or removed
 behind Steward's back gets a pass for its service within moments. When the stream breaks
-(dockerd restarted or gone) the watcher reconnects on its own and asks for a full pass,
-since events may have been missed meanwhile.
+(dockerd restarted or gone) the watcher asks for a full pass at once (which notices the
+engine is down) and again when it has reconnected, since events were missed meanwhile.
 """
 from __future__ import annotations
 
@@ -21,11 +21,12 @@ RECONNECT_MAX_SECONDS = 2.0
 
 
 class EventWatcher:
-    def __init__(self, engine: DockerEngine, *, on_event: Callable[[ContainerEvent], None],
-                 on_connect: Callable[[], None]) -> None:
+    def __init__(self, engine: DockerEngine, *,
+                 on_event: Callable[[ContainerEvent], None] | None = None,
+                 on_resync: Callable[[], None] | None = None) -> None:
         self.engine = engine
-        self.on_event = on_event
-        self.on_connect = on_connect
+        self.on_event = on_event or (lambda event: None)
+        self.on_resync = on_resync or (lambda: None)
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -45,12 +46,13 @@ class EventWatcher:
                 continue
             delay = 0.25
             log.info("following Docker events; resynchronising with a full pass")
-            self.on_connect()
+            self.on_resync()
             for event in events:
                 log.debug("docker event: %s %s", event.action, event.service)
                 self.on_event(event)
             if not self._stopped.is_set():
                 log.warning("Docker event stream ended; reconnecting")
+                self.on_resync()
 
     def stop(self) -> None:
         self._stopped.set()

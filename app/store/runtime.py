@@ -214,6 +214,9 @@ def set_engine_status(session: Session, *, reachable: bool, detail: str | None,
     if row.reachable != reachable:
         record_event(session, service=None, kind="engine-up" if reachable else "engine-down",
                      at=now, message=detail or "Docker engine reachable again")
+    if reachable and not row.reachable:
+        # Errors around an outage were the engine's, not the services': retry them at once.
+        session.execute(update(RuntimeState).values(error_count=0))
     row.reachable, row.detail, row.checked_at = reachable, detail, now
 
 

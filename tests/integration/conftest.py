@@ -127,8 +127,8 @@ class LiveServer:
     def get(self, path: str, **kwargs: object) -> requests.Response:
         return requests.get(f"{self.url}{path}", timeout=10, **kwargs)
 
-    def post(self, path: str) -> requests.Response:
-        return requests.post(f"{self.url}{path}", timeout=10)
+    def post(self, path: str, **kwargs: object) -> requests.Response:
+        return requests.post(f"{self.url}{path}", timeout=10, **kwargs)
 
     def service(self, name: str) -> dict:
         return self.get(f"/api/system/services/{name}").json()

@@ -65,7 +65,8 @@ class TestDependencyWaits:
                    "app": replace(HEALTHY, health="unhealthy")}
         text = render([DB, APP], [container(DB), container(APP)], runtime)
         assert text.startswith("wait app: unhealthy; dependency db restarted at")
-        assert text.endswith(f"(until {(NOW + timedelta(seconds=2)).isoformat()})")
+        assert text.endswith(f"(until {(NOW + timedelta(seconds=2)).isoformat()})"), \
+            "two more checks of interval 2s + timeout 1s after db started"
         runtime["db"] = replace(HEALTHY, started_at=ago(6))
         assert render([DB, APP], [container(DB), container(APP)], runtime) == \
             "restart app: unhealthy"
