@@ -93,9 +93,10 @@ def record_probe(session: Session, service: str, run: tuple[str, datetime | None
         return False
     result = assess(Health(row.health, row.health_failures, row.health_output), ok=ok,
                     detail=detail, in_grace=in_grace, retries=retries)
-    was_passing = row.health == "healthy"
+    was_passing = row.health == "healthy" and row.health_failures == 0
     was_failing = row.health_failures > 0
-    if (was_passing and result.failures > 0) or (was_failing and result.state == "healthy"):
+    now_passing = result.state == "healthy" and result.failures == 0
+    if (was_passing and result.failures > 0) or (was_failing and now_passing):
         _note_transition(row, now)
     changed = row.health != result.state
     row.health, row.health_failures, row.health_output = \

@@ -222,3 +222,28 @@ def test_a_manual_stop_is_respected_until_start(make_server: Callable[..., LiveS
     assert server.post("/api/system/services/worker/start").status_code == 200
     wait_for(lambda: containers(docker_client, instance)["worker"].status == "running",
              what="the worker to start again")
+
+
+def test_the_backoff_and_next_restart_survive_a_restart_of_steward(
+        make_server: Callable[..., LiveServer], desired_dir: Path, test_image: str,
+        docker_client: docker.DockerClient, instance: str) -> None:
+    write_state(desired_dir, "services:\n" + service(
+        "crasher", test_image, '["sh", "-c", "exit 3"]',
+        restart_policy="{max_failures: 10, backoff_base: 4s, backoff_max: 4s}"))
+    since = time.time()
+    server = make_server(STEWARD_RECONCILE_INTERVAL=SLOW_INTERVAL)
+    waiting = wait_for(lambda: (s := server.service("crasher"))["next_restart_at"] and s,
+                       what="the crasher to wait out its backoff")
+    assert (waiting["failure_count"], waiting["waiting_for"]) == (1, "backoff")
+
+    server.stop()
+    server.start()
+    again = server.service("crasher")
+    assert (again["failure_count"], again["next_restart_at"]) == \
+        (1, waiting["next_restart_at"])
+    wait_for(lambda: server.service("crasher")["restart_count"] == 2, timeout=15,
+             what="the planned restart")
+    planned = datetime.fromisoformat(waiting["next_restart_at"].replace("Z", "+00:00"))
+    starts = start_times(docker_client, instance, since)
+    assert len(starts) >= 3 and starts[2] >= planned.timestamp(), \
+        "the restart after Steward's own restart still waited for the planned time"
