@@ -79,6 +79,18 @@ def wait_for(check: Callable[[], T], *, timeout: float = 30, interval: float = 0
     pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def stop_process(process: subprocess.Popen | None, timeout: float) -> None:
+    """SIGTERM a process the test started, and SIGKILL it if it does not end in time."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -115,13 +127,7 @@ class LiveServer:
             return False
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=15)
         self.process = None
 
     def get(self, path: str, **kwargs: object) -> requests.Response:

@@ -8,7 +8,6 @@ with `--bridge=none`.
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -23,7 +22,7 @@ import pytest
 from app.engine.docker_engine import LABEL_INSTANCE, LABEL_SERVICE
 from app.engine.images import build_busybox_image
 from tests.helpers import write_state
-from tests.integration.conftest import LiveServer, wait_for
+from tests.integration.conftest import LiveServer, stop_process, wait_for
 from tests.integration.test_healing import SLOW_INTERVAL, service
 
 
@@ -61,13 +60,7 @@ class PrivateDockerd:
             return bool(client.ping())
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=60)
         self.process = None
 
     def client(self) -> docker.DockerClient:

@@ -31,6 +31,14 @@ def service(name: str, image: str, command: str, category: str = "ai", **extra: 
     return "\n".join(lines + [f"    {key}: {value}" for key, value in extra.items()]) + "\n"
 
 
+def crash_loop(make_server: Callable[..., LiveServer], desired_dir: Path, image: str,
+               policy: str) -> LiveServer:
+    """Serve one service whose process exits with code 3 as soon as it starts."""
+    write_state(desired_dir, "services:\n" + service(
+        "crasher", image, '["sh", "-c", "exit 3"]', restart_policy=policy))
+    return make_server(STEWARD_RECONCILE_INTERVAL=SLOW_INTERVAL)
+
+
 def started_at(client: docker.DockerClient, instance: str, name: str) -> str:
     return containers(client, instance)[name].attrs["State"]["StartedAt"]
 
@@ -72,11 +80,9 @@ def test_a_dead_process_is_restarted_without_waiting_for_the_interval(
 def test_a_crashing_service_is_disabled_after_exactly_max_failures_spaced_restarts(
         make_server: Callable[..., LiveServer], desired_dir: Path, test_image: str,
         docker_client: docker.DockerClient, instance: str) -> None:
-    write_state(desired_dir, "services:\n" + service(
-        "crasher", test_image, '["sh", "-c", "exit 3"]',
-        restart_policy="{max_failures: 4, backoff_base: 0.5s, backoff_max: 1s}"))
     since = time.time()
-    server = make_server(STEWARD_RECONCILE_INTERVAL=SLOW_INTERVAL)
+    server = crash_loop(make_server, desired_dir, test_image,
+                        "{max_failures: 4, backoff_base: 0.5s, backoff_max: 1s}")
     crasher = wait_for(lambda: (s := server.service("crasher"))["status"] == "disabled" and s,
                        timeout=30, what="the crash-looping service to be disabled")
     assert crasher["disabled_reason"] == \
@@ -227,11 +233,9 @@ def test_a_manual_stop_is_respected_until_start(make_server: Callable[..., LiveS
 def test_the_backoff_and_next_restart_survive_a_restart_of_steward(
         make_server: Callable[..., LiveServer], desired_dir: Path, test_image: str,
         docker_client: docker.DockerClient, instance: str) -> None:
-    write_state(desired_dir, "services:\n" + service(
-        "crasher", test_image, '["sh", "-c", "exit 3"]',
-        restart_policy="{max_failures: 10, backoff_base: 4s, backoff_max: 4s}"))
     since = time.time()
-    server = make_server(STEWARD_RECONCILE_INTERVAL=SLOW_INTERVAL)
+    server = crash_loop(make_server, desired_dir, test_image,
+                        "{max_failures: 10, backoff_base: 4s, backoff_max: 4s}")
     waiting = wait_for(lambda: (s := server.service("crasher"))["next_restart_at"] and s,
                        what="the crasher to wait out its backoff")
     assert (waiting["failure_count"], waiting["waiting_for"]) == (1, "backoff")

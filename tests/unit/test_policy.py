@@ -1,12 +1,16 @@
 """The restart policy on a fake clock: backoff sequence per category, limit, reset."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.desired_state.spec import CATEGORY_RESTART_DEFAULTS
+from app.desired_state.spec import CATEGORY_RESTART_DEFAULTS, DesiredState, ServiceSpec
+from app.engine.observed import ObservedContainer
 from app.reconcile import policy
+from app.reconcile.actions import Kind
+from app.reconcile.plan import plan
 from app.reconcile.views import RuntimeView
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -46,3 +50,32 @@ def test_stable_after_the_stable_period() -> None:
     runtime = RuntimeView(failure_count=1, last_restart_at=T0)
     assert not policy.is_stable(runtime, T0 + timedelta(seconds=59), 60)
     assert policy.is_stable(runtime, T0 + timedelta(seconds=60), 60)
+
+
+@pytest.mark.parametrize("category, offsets", [
+    ("infrastructure", [0, 2, 6, 14, 30, 62, 122, 182, 242, 302]),
+    ("ai", [0, 5, 15, 35, 75]),
+    ("monitoring", [0, 10, 30]),
+])
+def test_a_service_that_always_crashes_on_a_fake_clock(category: str,
+                                                       offsets: list[float]) -> None:
+    """The planner and the policy together: when each restart happens, and the disable."""
+    svc = ServiceSpec(name="s", display_name="s", category=category, image="i",
+                      restart=CATEGORY_RESTART_DEFAULTS[category])
+    crashed = ObservedContainer(id="c", name="c", service="s", spec_hash=svc.spec_hash,
+                                field_hashes=svc.field_hashes(), state="exited", image="i",
+                                exit_code=1)
+    desired = DesiredState(services={"s": svc})
+    view, now, restarts = RuntimeView(), T0, []
+    for _ in range(50):
+        action = plan(desired, [crashed], {"s": view}, now).actions[0]
+        if action.kind is Kind.WAIT:
+            now = action.until
+        elif action.kind is Kind.START:
+            restarts.append((now - T0).total_seconds())
+            view = replace(view, failure_count=view.failure_count + 1, last_restart_at=now)
+        else:
+            break
+    assert restarts == offsets
+    assert action.render() == (f"disable s: failure limit reached: {len(offsets)} consecutive "
+                               "failures, last: exit code 1")
