@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 from typing import Any, Mapping
 
-from flask import Flask, redirect, send_from_directory
+from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from app.api import BLUEPRINTS
@@ -18,13 +19,17 @@ from app.reconcile.scheduler import ReconcileScheduler
 from app.reconcile.watcher import EventWatcher
 from app.steward import Steward
 from app.store.db import Store
+from app.web import format as web_format
+from app.web import routes as web_routes
+from app.web.feed import FleetFeed
+from app.web.fleet import Fleet, read_fleet
 
 DOCS_ASSETS = "/api/docs/assets/"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then STEWARD_* variables, then `config` (tests)."""
-    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    app = Flask(__name__, instance_path=str(ROOT / "instance"), static_folder=None)
     app.config.update(load_config())
     app.config.update(
         API_TITLE="Steward",
@@ -36,16 +41,42 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS,
     )
     app.config.update(config or {})
+    app.config.update(SECRET_KEY=app.config["SECRET_KEY"] or _secret_key(app),
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.json.sort_keys = False  # keep the contract's field order
     _configure_logging(app.config["LOG_LEVEL"])
-    app.extensions["steward"] = _build_steward(app.config)
+    steward = _build_steward(app.config)
+    app.extensions["steward"] = steward
     api = Api(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets",
                      lambda filename: send_from_directory(swagger_ui_path, filename))
-    app.add_url_rule("/", "index", lambda: redirect("/api/docs"))
+    _add_status_page(app, steward)
     return app
+
+
+def _add_status_page(app: Flask, steward: Steward) -> None:
+    app.register_blueprint(web_routes.bp)
+    for name in ("duration", "when", "iso", "category"):
+        app.add_template_filter(getattr(web_format, name), name)
+
+    def read() -> Fleet:
+        with steward.store.reader() as session:
+            return read_fleet(session, utcnow())
+
+    steward.feed = FleetFeed(app, read, max_streams=app.config["MAX_STREAMS"])
+    app.extensions["steward_feed"] = steward.feed
+
+
+def _secret_key(app: Flask) -> str:
+    """A key kept in instance/, so page sessions survive restarts; made on first start."""
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 def _build_steward(config: Mapping[str, Any]) -> Steward:

@@ -22,7 +22,10 @@ SETTINGS: dict[str, tuple[str, Any, type]] = {
     "DOCKER_TIMEOUT": ("STEWARD_DOCKER_TIMEOUT", 30.0, float),
     "HOST": ("STEWARD_HOST", "127.0.0.1", str),
     "PORT": ("STEWARD_PORT", 8000, int),
-    "THREADS": ("STEWARD_THREADS", 8, int),
+    "THREADS": ("STEWARD_THREADS", 16, int),
+    "MAX_STREAMS": ("STEWARD_MAX_STREAMS", 8, int),
+    "STREAM_SECONDS": ("STEWARD_STREAM_SECONDS", 300.0, float),
+    "SECRET_KEY": ("STEWARD_SECRET_KEY", "", str),
     "LOG_LEVEL": ("STEWARD_LOG_LEVEL", "INFO", str),
 }
 

@@ -8,12 +8,15 @@ pass that planned before the request will not act on the service with stale fact
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy.orm import Session
 
 from app.errors import PermanentError
+from app.store.db import Store
 from app.store.events import record_event
 from app.store.models import RuntimeState
+from app.store.runtime import engine_status
 
 
 class ServiceNotFound(PermanentError):
@@ -23,6 +26,13 @@ class ServiceNotFound(PermanentError):
 
 class ActionRejected(PermanentError):
     """The request does not fit the service's state (e.g. restart of a disabled service)."""
+
+
+class EngineDown(PermanentError):
+    """Docker is unreachable, so the request could not be carried out now."""
+
+
+UNAVAILABLE = "Container orchestrator not available"
 
 
 def _lock(session: Session, name: str) -> RuntimeState:
@@ -99,3 +109,28 @@ def disable(session: Session, name: str, now: datetime, actor: str) -> None:
     row.pending_action = None
     row.disabled_reason = f"disabled by {actor}"
     _accept(session, row, now, actor, "disabled", "disabled; container stopped, no self-healing")
+
+
+#: Each action by its name in URLs, with the phrase that completes "Service 'x' ...".
+ACTIONS: dict[str, tuple[Callable[[Session, str, datetime, str], None], str]] = {
+    "restart": (restart, "restart initiated"),
+    "start": (start, "start initiated"),
+    "stop": (stop, "stop initiated"),
+    "enable": (enable, "enabled"),
+    "disable": (disable, "disabled"),
+}
+
+
+def perform(store: Store, action: str, name: str, now: datetime, actor: str) -> str:
+    """Check and record one action in one transaction; return the message for the caller.
+
+    Raises ServiceNotFound, ActionRejected, or EngineDown (nothing is recorded then); the
+    caller wakes the reconciler, which carries the action out.
+    """
+    operation, verb = ACTIONS[action]
+    with store.session() as session:
+        operation(session, name, now, actor)
+        status = engine_status(session)
+        if status is not None and not status.reachable:
+            raise EngineDown(f"{UNAVAILABLE}: {status.detail}; Steward retries on its own")
+    return f"Service '{name}' {verb}"

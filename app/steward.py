@@ -1,5 +1,5 @@
 """The running parts of one Steward (store, reconciler, scheduler, health monitor, event
-watcher), kept on the app.
+watcher, the page's live feed), kept on the app.
 
 Views reach them through `current_steward()`; the background threads start only when
 serving, so tests and CLI commands get the same app without a background thread.
@@ -17,6 +17,7 @@ from app.reconcile.reconciler import Reconciler, utcnow
 from app.reconcile.scheduler import ReconcileScheduler
 from app.reconcile.watcher import EventWatcher
 from app.store.db import Store
+from app.web.feed import FleetFeed
 
 __all__ = ["Steward", "current_steward", "utcnow"]
 
@@ -28,6 +29,8 @@ class Steward:
     scheduler: ReconcileScheduler
     health: HealthMonitor
     watcher: EventWatcher
+    #: The status page's live feed; set by the app factory (`app/web/feed.py`).
+    feed: FleetFeed | None = None
 
     def __post_init__(self) -> None:
         """Wire the parts that wake passes to the scheduler."""
@@ -36,10 +39,12 @@ class Steward:
         self.watcher.on_resync = self.trigger
 
     def start_background(self) -> None:
-        """Start the reconcile job (first pass at once), the health monitor and the watcher."""
+        """Start the reconcile job (first pass at once), the monitor, the watcher, the feed."""
         self.scheduler.start()
         self.health.start()
         self.watcher.start()
+        if self.feed is not None:
+            self.feed.start()
 
     def trigger(self, only: Iterable[str] | None = None) -> None:
         """Ask for a pass now; without the scheduler (CLI, tests) the next explicit pass acts."""
@@ -51,6 +56,8 @@ class Steward:
 
     def shutdown(self) -> None:
         """Stop Steward's own threads; the managed containers keep running."""
+        if self.feed is not None:
+            self.feed.stop()
         self.watcher.stop()
         self.health.stop()
         self.reconciler.close()

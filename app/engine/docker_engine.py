@@ -118,6 +118,23 @@ class DockerEngine:
             with contextlib.suppress(Exception):
                 stream.close()
 
+    def logs(self, container_id: str, lines: int, timeout: float = 2.0) -> str:
+        """The container's last `lines` log lines (stdout and stderr), as text.
+
+        A connection of its own with a short timeout: a page asking for logs never waits
+        behind a pass, nor long on a hanging engine.
+        """
+        client = self._connect(timeout=timeout)
+        try:
+            raw = client.api.logs(container_id, stdout=True, stderr=True, tail=lines)
+        except NotFound:
+            raise ActionFailed("the container is gone") from None
+        except (APIError, requests.RequestException, DockerException) as err:
+            raise ActionFailed(f"could not read logs: {_short(err)}") from None
+        finally:
+            client.close()
+        return raw.decode("utf-8", errors="replace")
+
     def _inspect(self, seen: ObservedContainer) -> ObservedContainer | None:
         try:
             attrs = self._call(lambda c: c.api.inspect_container(seen.id), "inspect container")

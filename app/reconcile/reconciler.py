@@ -23,7 +23,7 @@ from app.errors import EngineUnavailable
 from app.health.monitor import HealthMonitor, Target
 from app.reconcile.actions import Plan
 from app.reconcile.executor import ExecutionReport, execute
-from app.reconcile.plan import plan, primary_containers, with_dependents
+from app.reconcile.plan import drifted_fields, plan, primary_containers, with_dependents
 from app.reconcile.views import RuntimeView
 from app.store.db import Store
 from app.store.pauses import pauses_by_service
@@ -184,9 +184,10 @@ class Reconciler:
         primaries = primary_containers(desired, observed)
         docker_checked = {n for n, s in desired.services.items()
                           if s.healthcheck is not None and s.healthcheck.kind == "command"}
+        drift = {n: drifted_fields(desired.services[n], c) for n, c in primaries.items() if c}
         with self.store.session() as session:
             rows = runtime_rows(session)
-            record_observations(rows, primaries, docker_checked, now)
+            record_observations(rows, primaries, docker_checked, drift, now)
             set_engine_status(session, reachable=True, detail=None, now=now)
             pauses = pauses_by_service(session, now)
             views = {name: to_view(row, pauses.get(name)) for name, row in rows.items()}

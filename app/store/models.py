@@ -96,6 +96,8 @@ class RuntimeState(Base):
     wait_kind: Mapped[str | None] = mapped_column(String(16))
     wait_reason: Mapped[str | None] = mapped_column(Text)
     wait_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Container fields that differ from the desired spec (the next pass recreates it).
+    drift: Mapped[list | None] = mapped_column(JSON)
 
 
 class Pause(Base):

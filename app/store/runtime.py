@@ -46,12 +46,14 @@ def _note_transition(row: RuntimeState, now: datetime) -> None:
 
 def record_observations(rows: Mapping[str, RuntimeState],
                         observed: Mapping[str, ObservedContainer | None],
-                        docker_checked: Collection[str], now: datetime) -> None:
+                        docker_checked: Collection[str], drift: Mapping[str, Iterable[str]],
+                        now: datetime) -> None:
     """Store each service's container facts, keeping details a list call lacks.
 
     A new container, or the same one started again, begins with a clean health record.
     Health of services in `docker_checked` is Docker's own HEALTHCHECK verdict; the
-    other services' health is written by the health monitor, never here.
+    other services' health is written by the health monitor, never here. `drift` names
+    the container fields that differ from each service's desired spec.
     """
     for name, row in rows.items():
         container = observed.get(name)
@@ -68,6 +70,7 @@ def record_observations(rows: Mapping[str, RuntimeState],
             row.oom_killed = container.oom_killed if container else False
         if container is not None and name in docker_checked:
             _record_docker_health(row, container, now)
+        row.drift = list(drift.get(name, ())) or None
         row.observed_at = now
 
 

@@ -26,7 +26,7 @@ from app.store.runtime import engine_status
 blp = Blueprint("services", __name__, url_prefix="/api/system/services",
                 description="Status of the managed services, and manual actions on them.")
 
-UNAVAILABLE = "Container orchestrator not available"
+UNAVAILABLE = operations.UNAVAILABLE
 _ERRORS = {
     400: "Bad request - the action does not fit the service's state",
     404: "Service not found",
@@ -90,24 +90,24 @@ class ServiceByName(MethodView):
             return {**asdict(service), "events": events}
 
 
-def _act(name: str, operation: Callable, verb: str) -> dict:
+def _act(name: str, action: str) -> dict:
     """Check and record one operator action, wake the reconciler, answer with the service."""
     steward = current_steward()
     now = utcnow()
     try:
-        with steward.store.session() as session:
-            operation(session, name, now, actor="api")
-            _require_engine(session)
+        message = operations.perform(steward.store, action, name, now, actor="api")
     except operations.ServiceNotFound as err:
         abort(404, message=str(err))
     except operations.ActionRejected as err:
         abort(400, message=str(err))
+    except operations.EngineDown as err:
+        abort(503, message=str(err))
     steward.trigger([name])
     with steward.store.reader() as session:
         service = get_service(session, name, now)
     if service is None:  # its file was edited away meanwhile
         abort(404, message=f"Service '{name}' not found")
-    return {"success": True, "message": f"Service '{name}' {verb}", "service": asdict(service)}
+    return {"success": True, "message": message, "service": asdict(service)}
 
 
 def _action_example(verb: str, status: str) -> dict:
@@ -120,7 +120,7 @@ def _action_example(verb: str, status: str) -> dict:
 @_documents(400, 404, 503, 500)
 def restart_service(name: str) -> dict:
     """Restart a service (resets its failure count)"""
-    return _act(name, operations.restart, "restart initiated")
+    return _act(name, "restart")
 
 
 @blp.route("/<string:name>/start", methods=["POST"])
@@ -128,7 +128,7 @@ def restart_service(name: str) -> dict:
 @_documents(400, 404, 503, 500)
 def start_service(name: str) -> dict:
     """Start a stopped service"""
-    return _act(name, operations.start, "start initiated")
+    return _act(name, "start")
 
 
 @blp.route("/<string:name>/stop", methods=["POST"])
@@ -136,7 +136,7 @@ def start_service(name: str) -> dict:
 @_documents(404, 503, 500)
 def stop_service(name: str) -> dict:
     """Stop a service; self-healing leaves it stopped until start, restart or enable"""
-    return _act(name, operations.stop, "stop initiated")
+    return _act(name, "stop")
 
 
 @blp.route("/<string:name>/enable", methods=["POST"])
@@ -144,7 +144,7 @@ def stop_service(name: str) -> dict:
 @_documents(404, 503, 500)
 def enable_service(name: str) -> dict:
     """Re-enable a service (resets its failure count and resumes self-healing)"""
-    return _act(name, operations.enable, "enabled")
+    return _act(name, "enable")
 
 
 @blp.route("/<string:name>/disable", methods=["POST"])
@@ -152,4 +152,4 @@ def enable_service(name: str) -> dict:
 @_documents(404, 503, 500)
 def disable_service(name: str) -> dict:
     """Disable a service (stops it and prevents self-healing restarts)"""
-    return _act(name, operations.disable, "disabled")
+    return _act(name, "disable")

@@ -1,0 +1,2 @@
+"""The status page: a server-rendered dashboard (Jinja2), usable without JavaScript and
+live with it (server-sent events from `/api/system/stream`)."""

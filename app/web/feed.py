@@ -1,0 +1,148 @@
+"""The live feed behind `/api/system/stream`: one thread watches the store, every browser
+waits on it.
+
+The feed polls the store (a few milliseconds for hundreds of services) four times a second,
+renders the parts of the page that changed (a service's row, the summary strip, the
+banners) with the same templates as the page, and bumps a version. Each stream waits on a
+condition for a newer version and sends what changed since the version its browser has,
+so a change reaches every page within about half a second, whatever changed the store
+(the reconciler, the API, another process). Streams are bounded (how many at once, and for
+how long each), send a heartbeat so a vanished browser frees its thread, and end when
+Steward shuts down.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from flask import Flask, render_template
+
+from app.web.fleet import Fleet, stable_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Part:
+    key: object
+    html: str
+    version: int
+
+
+@dataclass
+class Changes:
+    version: int
+    rows: dict[str, str] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    summary: str | None = None
+    banners: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"version": self.version, "rows": self.rows, "removed": self.removed,
+                "summary": self.summary, "banners": self.banners}
+
+
+class FleetFeed:
+    def __init__(self, app: Flask, read: Callable[[], Fleet], *, max_streams: int,
+                 poll_seconds: float = 0.25) -> None:
+        self.app = app
+        self.read = read
+        self.poll_seconds = poll_seconds
+        self.version = 0
+        self._rows: dict[str, _Part] = {}
+        self._removed: dict[str, int] = {}
+        self._summary: _Part | None = None
+        self._banners: _Part | None = None
+        self._changed = threading.Condition()
+        self._stopped = threading.Event()
+        self._slots = threading.BoundedSemaphore(max_streams)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def start(self) -> None:
+        self.refresh()
+        self._thread = threading.Thread(target=self._loop, name="steward-feed", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(self.poll_seconds):
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - the feed must outlive a failed read
+                log.exception("live feed could not read the store; trying again")
+
+    def refresh(self) -> None:
+        """Read the fleet, re-render what changed, and wake the streams if anything did."""
+        fleet = self.read()
+        with self.app.test_request_context("/"), self._changed:
+            if self._update(fleet):
+                self._changed.notify_all()
+
+    def _update(self, fleet: Fleet) -> bool:
+        next_version = self.version + 1
+        changed = False
+        names = set()
+        for service in fleet.services:
+            names.add(service.name)
+            key = stable_key(service)
+            part = self._rows.get(service.name)
+            if part is None or part.key != key:
+                html = render_template("_service_row.html", service=service, csrf="")
+                self._rows[service.name] = _Part(key, html, next_version)
+                self._removed.pop(service.name, None)
+                changed = True
+        for gone in set(self._rows) - names:
+            del self._rows[gone]
+            self._removed[gone] = next_version
+            changed = True
+        summary_key = (fleet.summary,)
+        if self._summary is None or self._summary.key != summary_key:
+            self._summary = _Part(summary_key, render_template("_summary.html", fleet=fleet),
+                                  next_version)
+            changed = True
+        if self._banners is None or self._banners.key != fleet.banners:
+            self._banners = _Part(fleet.banners, render_template("_banners.html", fleet=fleet),
+                                  next_version)
+            changed = True
+        if changed:
+            self.version = next_version
+        return changed
+
+    def changes_since(self, seen: int) -> Changes:
+        """Everything newer than `seen`; a browser from before a restart gets it all."""
+        with self._changed:
+            if seen > self.version:
+                seen = 0
+            changes = Changes(self.version)
+            changes.rows = {n: p.html for n, p in self._rows.items() if p.version > seen}
+            changes.removed = [n for n, v in self._removed.items() if v > seen]
+            if self._summary and self._summary.version > seen:
+                changes.summary = self._summary.html
+            if self._banners and self._banners.version > seen:
+                changes.banners = self._banners.html
+            return changes
+
+    def wait(self, seen: int, timeout: float) -> int:
+        """Block until the version moves past `seen`, the timeout passes, or Steward stops."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.version != seen or self.stopped, timeout)
+        return self.version
+
+    def open_stream(self) -> bool:
+        """Take one of the bounded stream slots; False when all are taken."""
+        return self._slots.acquire(blocking=False)
+
+    def close_stream(self) -> None:
+        self._slots.release()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._changed:
+            self._changed.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

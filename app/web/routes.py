@@ -1,0 +1,148 @@
+"""The status page: the fleet at `/`, one service at `/services/<name>`, actions as POST
+forms, and the live stream at `/api/system/stream`.
+
+Everything is read from the store; only a service page's log tail asks Docker, with a short
+timeout. Actions go through `app.operations.perform`, the same path as the API.
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request
+
+from app import operations
+from app.errors import ActionFailed, EngineUnavailable
+from app.steward import current_steward, utcnow
+from app.store.events import recent_events
+from app.store.models import RuntimeState, ServiceRecord
+from app.overview import get_service
+from app.web import csrf
+from app.web.feed import FleetFeed
+from app.web.fleet import read_fleet
+from app.web.format import spec_yaml
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static")
+
+#: Actions that stop or interrupt a service ask "are you sure?" first.
+CONFIRM = {"restart": "Restart", "stop": "Stop", "disable": "Disable"}
+LOG_LINES = 100
+HEARTBEAT_SECONDS = 15.0
+
+
+def feed() -> FleetFeed:
+    return current_app.extensions["steward_feed"]
+
+
+@bp.app_context_processor
+def page_globals() -> dict:
+    return {"csrf": csrf.token() if request else ""}
+
+
+@bp.get("/")
+def index() -> str:
+    with current_steward().store.reader() as session:
+        fleet = read_fleet(session, utcnow())
+    return render_template("index.html", fleet=fleet, version=feed().version)
+
+
+@bp.get("/services/<name>")
+def service_page(name: str) -> str | tuple[str, int]:
+    steward = current_steward()
+    with steward.store.reader() as session:
+        service = get_service(session, name, utcnow())
+        if service is None:
+            return _error_page(404, f"Service '{name}' not found")
+        record = session.get(ServiceRecord, name)
+        runtime = session.get(RuntimeState, name)
+        events = recent_events(session, service=name, limit=50)
+        fleet = read_fleet(session, utcnow())
+    return render_template("service.html", service=service, fleet=fleet, events=events,
+                           spec_text=spec_yaml(record.spec), drift=runtime.drift or [],
+                           logs=_log_tail(runtime.container_id), version=feed().version)
+
+
+def _log_tail(container_id: str | None) -> tuple[str | None, str | None]:
+    """(lines, why not): the container's last log lines, or why there are none."""
+    if container_id is None:
+        return None, "no container"
+    try:
+        return current_steward().reconciler.engine.logs(container_id, LOG_LINES), None
+    except (EngineUnavailable, ActionFailed) as err:
+        return None, str(err)
+
+
+@bp.post("/services/<name>/<action>")
+def act(name: str, action: str) -> Response | str | tuple:
+    if action not in operations.ACTIONS:
+        return _error_page(404, f"No action '{action}'; one of: "
+                                f"{', '.join(operations.ACTIONS)}")
+    if not csrf.is_valid():
+        return _reply(400, "This form expired or did not come from this page (CSRF check "
+                           "failed). Reload the page and try again.", name, fatal=True)
+    if action in CONFIRM and request.form.get("confirm") != "yes":
+        return render_template("confirm.html", name=name, action=action,
+                               verb=CONFIRM[action], back=_back(name))
+    steward = current_steward()
+    try:
+        message = operations.perform(steward.store, action, name, utcnow(), actor="page")
+    except operations.ServiceNotFound as err:
+        return _reply(404, str(err), name)
+    except operations.ActionRejected as err:
+        return _reply(400, str(err), name)
+    except operations.EngineDown as err:
+        return _reply(503, str(err), name)
+    steward.trigger([name])
+    return _reply(200, message, name)
+
+
+def _reply(code: int, message: str, name: str, fatal: bool = False) -> Response | tuple:
+    """JSON for the page's script; otherwise flash and go back (post/redirect/get)."""
+    if request.accept_mimetypes.best == "application/json":
+        return {"ok": code == 200, "message": message}, code
+    if fatal:
+        return _error_page(code, message)
+    flash(message, "success" if code == 200 else "error")
+    return redirect(_back(name), code=303)
+
+
+def _error_page(code: int, message: str) -> tuple[str, int]:
+    return render_template("error.html", code=code, message=message), code
+
+
+def _back(name: str) -> str:
+    """Where to return after a form: the service page or the fleet, nowhere else."""
+    return f"/services/{name}" if request.form.get("next") == "service" else "/"
+
+
+@bp.get("/api/system/stream")
+def stream() -> Response:
+    """Server-sent events: `fleet` messages with re-rendered parts of the page."""
+    live = feed()
+    if live.stopped or not live.open_stream():
+        return Response(json.dumps({"detail": "Too many live pages; this one refreshes "
+                                              "instead"}), 503, mimetype="application/json")
+    since = request.headers.get("Last-Event-ID") or request.args.get("since") or "0"
+    seen = int(since) if since.isdigit() else 0
+    lifetime = current_app.config["STREAM_SECONDS"]
+    return Response(_events(live, seen, lifetime), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _events(live: FleetFeed, seen: int, lifetime: float) -> Iterator[str]:
+    """Changes as they come, a heartbeat while idle; ends after `lifetime` (the browser
+    reconnects on its own) or at shutdown, and always gives its slot back."""
+    try:
+        yield "retry: 1000\n\n"
+        deadline = utcnow().timestamp() + lifetime
+        while not live.stopped and utcnow().timestamp() < deadline:
+            if live.version != seen:
+                changes = live.changes_since(seen)
+                seen = changes.version
+                yield f"event: fleet\nid: {seen}\ndata: {json.dumps(changes.as_dict())}\n\n"
+                continue
+            if live.wait(seen, HEARTBEAT_SECONDS) == seen and not live.stopped:
+                yield ": heartbeat\n\n"
+    finally:
+        live.close_stream()
