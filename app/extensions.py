@@ -30,6 +30,18 @@ class UTCTimestamp(ma.fields.DateTime):  # the column type is app.store.models.U
         return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class UTCQueryTime(ma.fields.AwareDateTime):
+    """An ISO 8601 time with a zone from a caller, turned into UTC; one the store cannot
+    hold (year 1 or 9999 shifted out of range) is a validation error, not a 500."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise ma.ValidationError("Not a time Steward can store.") from None
+
+
 class ErrorSchema(Schema):
     code = ma.fields.Integer(metadata={"description": "HTTP status code"})
     status = ma.fields.String(metadata={"description": "HTTP status name"})

@@ -3,11 +3,15 @@
 """
 from __future__ import annotations
 
-import http.client
+import re
 import socket
+import time
 from dataclasses import dataclass
 
 from app.desired_state.spec import HealthCheck
+
+
+_STATUS = re.compile(rb"^HTTP/\d(?:\.\d)? (\d{3})")
 
 
 @dataclass(frozen=True)
@@ -26,18 +30,39 @@ def probe(check: HealthCheck, host: str = "127.0.0.1") -> ProbeResult:
 
 
 def _http(host: str, port: int, path: str, timeout: float) -> ProbeResult:
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    """GET and read just the status line, all within `timeout` in total: a server that
+    trickles its answer byte by byte cannot hold a probe worker for longer."""
+    deadline = time.monotonic() + timeout
+    request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: steward-health"
+               "\r\nConnection: close\r\n\r\n").encode()
     try:
-        connection.request("GET", path, headers={"User-Agent": "steward-health"})
-        status = connection.getresponse().status
-    except (OSError, http.client.HTTPException) as err:
-        reason = str(err) or type(err).__name__
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(request)
+            line = _status_line(sock, deadline)
+    except OSError as err:
+        reason = "timed out" if isinstance(err, TimeoutError) else str(err) or type(err).__name__
         return ProbeResult(False, f"GET http://{host}:{port}{path} failed: {reason}")
-    finally:
-        connection.close()
+    match = _STATUS.match(line)
+    if not match:
+        return ProbeResult(False, f"GET http://{host}:{port}{path} failed: not an HTTP answer")
+    status = int(match.group(1))
     if 200 <= status < 400:
         return ProbeResult(True, f"GET {path} -> {status}")
     return ProbeResult(False, f"GET http://{host}:{port}{path} -> HTTP {status}")
+
+
+def _status_line(sock: socket.socket, deadline: float) -> bytes:
+    received = b""
+    while b"\r\n" not in received and len(received) < 1024:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out")
+        sock.settimeout(remaining)
+        chunk = sock.recv(1024)
+        if not chunk:
+            break
+        received += chunk
+    return received.split(b"\r\n", 1)[0]
 
 
 def _tcp(host: str, port: int, timeout: float) -> ProbeResult:

@@ -40,9 +40,10 @@ class Waiting(str, Enum):
 
 @dataclass(frozen=True)
 class Action:
-    """One step. `heal` marks a restart that counts as a failure, `restart` one that counts
-    only in the restart total; `failure` says what failed (a heal, a backoff wait, a
-    disable); `waiting_for` says what a WAIT waits for."""
+    """One step. `heal` marks a restart that counts as a failure (`fresh`: the count starts
+    over first, the service had been stable), `restart` one that counts only in the restart
+    total; `failure` says what failed (a heal, a backoff wait, a disable); `waiting_for`
+    says what a WAIT waits for."""
 
     kind: Kind
     service: str
@@ -50,6 +51,7 @@ class Action:
     container_id: str | None = None
     drift: tuple[str, ...] = ()
     heal: bool = False
+    fresh: bool = False
     restart: bool = False
     failure: str | None = None
     until: datetime | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Collection, Iterable, Mapping, Sequence
 
@@ -224,7 +224,7 @@ def _not_running(fleet: _Fleet, name: str, container: ObservedContainer,
         return [Action(Kind.START, name, f"{reason} while dependency {back} was down; "
                                          f"{back} is back",
                        container_id=container.id, restart=True)]
-    return [_heal(Kind.START, fleet.specs[name], rt, container, reason, fleet.now)]
+    return [_heal(Kind.START, fleet, name, container, reason, rt.finished_at or fleet.now)]
 
 
 def _unhealthy(fleet: _Fleet, name: str, container: ObservedContainer) -> list[Action]:
@@ -239,7 +239,7 @@ def _unhealthy(fleet: _Fleet, name: str, container: ObservedContainer) -> list[A
             return [Action(Kind.WAIT, name, f"{reason}; dependency {dep} restarted at "
                                             f"{started.isoformat()}, giving the check time",
                            until=started + settle, waiting_for=Waiting.DEPENDENCY)]
-    return [_heal(Kind.RESTART, spec, rt, container, reason, fleet.now)]
+    return [_heal(Kind.RESTART, fleet, name, container, reason, fleet.now)]
 
 
 def _flapping_or_stable(fleet: _Fleet, name: str) -> list[Action]:
@@ -296,9 +296,18 @@ def _paused(fleet: _Fleet, name: str, actions: list[Action]) -> list[Action]:
                    until=rt.paused_until, waiting_for=Waiting.PAUSE)]
 
 
-def _heal(kind: Kind, spec: ServiceSpec, rt: RuntimeView, container: ObservedContainer,
-          reason: str, now: datetime) -> Action:
-    """Restart a failed service now, wait out its backoff, or give up at the failure limit."""
+def _heal(kind: Kind, fleet: _Fleet, name: str, container: ObservedContainer, reason: str,
+          failed_at: datetime) -> Action:
+    """Restart a failed service now, wait out its backoff, or give up at the failure limit.
+
+    A service that had been stable until it failed starts counting afresh, even if no pass
+    came round to reset its count in between.
+    """
+    spec, rt, now = fleet.specs[name], fleet.views[name], fleet.now
+    fresh = rt.failure_count > 0 and \
+        policy.counted_failures(rt, failed_at, fleet.stable_period) == 0
+    if fresh:
+        rt = replace(rt, failure_count=0)
     if policy.limit_reached(spec.restart, rt):
         return _disable(spec, rt, reason)
     at = policy.next_restart_at(spec.restart, rt)
@@ -306,7 +315,8 @@ def _heal(kind: Kind, spec: ServiceSpec, rt: RuntimeView, container: ObservedCon
         return Action(Kind.WAIT, spec.name, f"backoff after {rt.failure_count} failure(s); "
                                             f"last: {reason}", until=at, failure=reason,
                       waiting_for=Waiting.BACKOFF)
-    return Action(kind, spec.name, reason, container_id=container.id, heal=True, failure=reason)
+    return Action(kind, spec.name, reason, container_id=container.id, heal=True, failure=reason,
+                  fresh=fresh)
 
 
 def _disable(spec: ServiceSpec, rt: RuntimeView, reason: str) -> Action:

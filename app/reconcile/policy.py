@@ -52,8 +52,11 @@ def error_retry_at(policy: RestartPolicy, runtime: RuntimeView) -> datetime | No
 
 def recent_transitions(policy: RestartPolicy, runtime: RuntimeView,
                        now: datetime) -> tuple[datetime, ...]:
-    """The health check flips inside the flapping window that ends now."""
+    """The health check flips inside the flapping window that ends now, of the container
+    running now (flips before a restart were counted by that restart already)."""
     start = now - timedelta(seconds=policy.flap_window)
+    if runtime.started_at is not None:
+        start = max(start, runtime.started_at)
     return tuple(t for t in runtime.health_transitions if t > start)
 
 
@@ -67,11 +70,26 @@ def was_flapping(flapping_at: datetime | None, window: float, now: datetime) -> 
     return flapping_at is not None and now - flapping_at < timedelta(seconds=window)
 
 
-def is_stable(runtime: RuntimeView, now: datetime, stable_period: float) -> bool:
-    """No restart, health flip or flapping for `stable_period`: a clean slate is earned."""
+def stable_at(runtime: RuntimeView, stable_period: float) -> datetime | None:
+    """When the service will have gone `stable_period` without a restart, health flip or
+    flapping; None if none of those ever happened."""
     moments = [runtime.last_restart_at, runtime.flapping_at, *runtime.health_transitions[-1:]]
     latest = max((m for m in moments if m is not None), default=None)
-    return latest is None or now - latest >= timedelta(seconds=stable_period)
+    return latest + timedelta(seconds=stable_period) if latest else None
+
+
+def is_stable(runtime: RuntimeView, now: datetime, stable_period: float) -> bool:
+    """No restart, health flip or flapping for `stable_period`: a clean slate is earned."""
+    at = stable_at(runtime, stable_period)
+    return at is None or now >= at
+
+
+def counted_failures(runtime: RuntimeView, failed_at: datetime, stable_period: float) -> int:
+    """The failure count a new failure at `failed_at` adds to: 0 if the service had been
+    stable for the stable period before it failed, even if no pass reset the count yet."""
+    if runtime.failure_count and is_stable(runtime, failed_at, stable_period):
+        return 0
+    return runtime.failure_count
 
 
 def settle_time(check: HealthCheck) -> timedelta:

@@ -21,6 +21,7 @@ from app.engine.docker_engine import DockerEngine
 from app.engine.observed import ObservedContainer
 from app.errors import EngineUnavailable
 from app.health.monitor import HealthMonitor, Target
+from app.reconcile import policy
 from app.reconcile.actions import Plan
 from app.reconcile.executor import ExecutionReport, execute
 from app.reconcile.plan import drifted_fields, plan, primary_containers, with_dependents
@@ -62,8 +63,8 @@ class Reconciler:
         self.stable_period = stable_period
         self.health = health
         self.clock = clock
-        #: Called with (when, service or None for a full pass) to ask for a later pass.
-        self.wake: Callable[[datetime, str | None], None] = lambda when, service: None
+        #: Called with (when, service or None for a full pass, why) to ask for a later pass.
+        self.wake: Callable[[datetime, str | None, str], None] = lambda when, service, why: None
         self._lock = threading.Lock()
         self._requests = threading.Lock()
         self._wanted: Scope | None = None
@@ -71,6 +72,8 @@ class Reconciler:
         self._load_error: str | None = None
         self._reported_orphans: set[str] = set()
         self._signatures: dict[str, str] = {}
+        self._stale: set[str] = set()
+        self._stale_lock = threading.Lock()
         self._closed = False
         self.last_result: PassResult | None = None
 
@@ -93,7 +96,8 @@ class Reconciler:
 
     def forget_container(self, container_id: str) -> None:
         """Inspect this container again on the next pass (an event said it changed)."""
-        self._signatures.pop(container_id, None)
+        with self._stale_lock:
+            self._stale.add(container_id)
 
     def _request(self, only: Iterable[str] | None) -> None:
         wanted = Scope(None if only is None else frozenset(only))
@@ -115,7 +119,7 @@ class Reconciler:
             return self._pass(only)
         except Exception:  # noqa: BLE001 - the job must outlive any single bad pass
             log.exception("reconcile pass failed; retrying on the next one")
-            self.wake(self.clock() + ENGINE_RETRY, None)
+            self.wake(self.clock() + ENGINE_RETRY, None, "retry")
             return None
 
     def load_desired(self) -> str | None:
@@ -165,12 +169,20 @@ class Reconciler:
             return self._engine_down(str(err), load_error, the_plan)
         finally:
             with self.store.session() as session:
-                consume_pending(session, views)
+                consume_pending(session, {n: views[n] for n in planned if n in views})
                 record_waits(session, the_plan, planned, self.clock())
+        self._schedule_wakeups(the_plan, {n: views[n] for n in planned if n in views})
+        return PassResult(plan=the_plan, report=report, load_error=load_error)
+
+    def _schedule_wakeups(self, the_plan: Plan, views: Mapping[str, RuntimeView]) -> None:
+        """A pass when each wait ends, and when a healed service will have been stable."""
         for action in the_plan.actions:
             if action.until is not None:
-                self.wake(action.until, action.service)
-        return PassResult(plan=the_plan, report=report, load_error=load_error)
+                self.wake(action.until, action.service, "wait")
+        for name, view in views.items():
+            stable_at = policy.stable_at(view, self.stable_period)
+            if view.failure_count and stable_at is not None and stable_at > self.clock():
+                self.wake(stable_at, name, "stable")
 
     def _observe(self, desired: DesiredState
                  ) -> tuple[list[ObservedContainer], dict[str, RuntimeView]]:
@@ -178,8 +190,12 @@ class Reconciler:
 
         Returns what the planner needs: the containers and each service's runtime view.
         """
-        observed = self.engine.observe(self._signatures)
-        self._signatures = {c.id: c.signature for c in observed}
+        with self._stale_lock:
+            known = {i: sig for i, sig in self._signatures.items() if i not in self._stale}
+            self._stale.clear()
+        observed = self.engine.observe(known)
+        with self._stale_lock:
+            self._signatures = {c.id: c.signature for c in observed if c.id not in self._stale}
         now = self.clock()
         primaries = primary_containers(desired, observed)
         docker_checked = {n for n, s in desired.services.items()
@@ -199,8 +215,9 @@ class Reconciler:
         log.warning("%s; retrying in %ss", error, ENGINE_RETRY.total_seconds())
         with self.store.session() as session:
             set_engine_status(session, reachable=False, detail=error, now=self.clock())
-        self._signatures.clear()
-        self.wake(self.clock() + ENGINE_RETRY, None)
+        with self._stale_lock:
+            self._signatures.clear()
+        self.wake(self.clock() + ENGINE_RETRY, None, "retry")
         return PassResult(plan=the_plan, engine_error=error, load_error=load_error)
 
     def close(self) -> None:

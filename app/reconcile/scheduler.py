@@ -1,9 +1,11 @@
 """The APScheduler jobs that run the reconciler: every interval, on demand, and at wake-ups.
 
 One BackgroundScheduler. The interval job (`max_instances=1`, `coalesce=True`) is the
-level-triggered safety net; `trigger()` adds a one-off run now (API actions, Docker events,
-health changes), and `wake_at()` a run when a service's wait ends (its backoff, a pause).
-The reconciler folds runs that overlap into the pass already running.
+level-triggered safety net; `wake_at()` adds a dated job when a service's wait ends (its
+backoff, a pause, its stable period). Both only *request* a pass: each request becomes a
+one-off job with an id of its own (`trigger()`, also used by API actions, Docker events and
+health changes), which the reconciler folds into the pass already running. So a job with a
+fixed id is never still "running" when it comes due again, and is never skipped for that.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ class ReconcileScheduler:
         reconciler.wake = self.wake_at
 
     def start(self) -> None:
-        self._scheduler.add_job(self.reconciler.run_pass, "interval", seconds=self.interval,
+        self._scheduler.add_job(self.trigger, "interval", seconds=self.interval,
                                 id="reconcile", max_instances=1, coalesce=True,
                                 next_run_time=datetime.now(timezone.utc))
         self._scheduler.start()
@@ -36,12 +38,13 @@ class ReconcileScheduler:
                                     args=[None if only is None else frozenset(only)],
                                     misfire_grace_time=None)
 
-    def wake_at(self, when: datetime, service: str | None) -> None:
-        """Run a pass for `service` (None: everything) at `when`; replaces its earlier wake-up."""
+    def wake_at(self, when: datetime, service: str | None, why: str) -> None:
+        """Run a pass for `service` (None: everything) at `when`; it replaces the earlier
+        wake-up of that service for the same reason."""
         if self._scheduler.running:
-            self._scheduler.add_job(self.reconciler.run_pass, "date", run_date=when,
-                                    args=[None if service is None else frozenset([service])],
-                                    id=f"wake:{service or '*'}", replace_existing=True,
+            self._scheduler.add_job(self.trigger, "date", run_date=when,
+                                    args=[None if service is None else [service]],
+                                    id=f"wake:{service or '*'}:{why}", replace_existing=True,
                                     misfire_grace_time=None)
 
     def shutdown(self) -> None:

@@ -44,15 +44,26 @@ class EventWatcher:
                 self._stopped.wait(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
                 continue
+            if self._stopped.is_set():  # stop() came while connecting
+                self.engine.close_events()
+                return
             delay = 0.25
             log.info("following Docker events; resynchronising with a full pass")
-            self.on_resync()
+            self._call(self.on_resync)
             for event in events:
                 log.debug("docker event: %s %s", event.action, event.service)
-                self.on_event(event)
+                self._call(self.on_event, event)
             if not self._stopped.is_set():
                 log.warning("Docker event stream ended; reconnecting")
-                self.on_resync()
+                self._call(self.on_resync)
+
+    @staticmethod
+    def _call(callback: Callable[..., None], *args: object) -> None:
+        """A failing callback is logged; the watcher itself must keep watching."""
+        try:
+            callback(*args)
+        except Exception:  # noqa: BLE001
+            log.exception("handling a Docker event failed")
 
     def stop(self) -> None:
         self._stopped.set()

@@ -145,7 +145,7 @@ def _apply_policy(row: RuntimeState, action: Action, now: datetime) -> None:
         row.restart_count += 1
         row.last_restart_at = now
     if action.heal:
-        row.failure_count += 1
+        row.failure_count = (0 if action.fresh else row.failure_count) + 1
     elif action.kind is Kind.FLAPPING:
         row.failure_count += 1
         row.flapping_at = now

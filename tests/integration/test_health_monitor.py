@@ -16,6 +16,7 @@ import pytest
 
 from app.desired_state.spec import HealthCheck
 from app.health.monitor import HealthMonitor, Target
+from app.health.probes import probe
 from app.steward import Steward, utcnow
 from app.store.models import RuntimeState
 from app.store.runtime import transitions_of
@@ -133,3 +134,23 @@ def test_a_verdict_about_a_replaced_container_is_dropped(steward: Steward,
         for future in monitor.probe_due():
             future.result()
     assert health_of(steward, "web").health is None and changes == []
+
+
+def test_an_http_check_has_one_deadline_even_for_a_server_that_trickles() -> None:
+    """A status line sent a byte at a time would pass a per-read timeout; it must not pass."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        def trickle() -> None:
+            conn, _ = server.accept()
+            with conn:
+                for byte in b"HTTP/1.1 200 OK\r\n\r\n":
+                    time.sleep(0.2)
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:
+                        return
+
+        sender = threading.Thread(target=trickle, daemon=True)
+        sender.start()
+        result = probe(HealthCheck("http", 1, 1.0, 0, 1, path="/", port=server.getsockname()[1]))
+        sender.join(timeout=10)
+    assert (result.ok, result.detail.endswith("failed: timed out")) == (False, True), result

@@ -10,7 +10,7 @@ import re
 import signal
 import shutil
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import docker
@@ -153,9 +153,9 @@ def test_manual_restart_resets_the_failure_count(steward: Steward, client: Flask
     for _ in range(2):
         containers(docker_client, instance)["worker"].kill()
         wait_for(lambda: containers(docker_client, instance)["worker"].status == "exited")
-        with steward.store.session() as session:  # skip the backoff wait for this test
-            session.get(RuntimeState, "worker").last_restart_at = datetime(2020, 1, 1,
-                                                                           tzinfo=timezone.utc)
+        with steward.store.session() as session:  # skip the backoff, not the stable period
+            session.get(RuntimeState, "worker").last_restart_at = \
+                datetime.now(timezone.utc) - timedelta(seconds=30)
         steward.reconciler.run_pass()
     assert runtime(steward, "worker").failure_count == 2
     started = containers(docker_client, instance)["worker"].attrs["State"]["StartedAt"]

@@ -94,3 +94,19 @@ def test_an_action_overtaken_by_an_operator_is_skipped(steward: Steward, specs: 
     with steward.store.reader() as session:
         assert session.get(RuntimeState, "a").failure_count == 0
         assert session.get(RuntimeState, "b").failure_count == 1
+
+
+def test_heals_count_failures_and_a_fresh_heal_starts_the_count_over(
+        steward: Steward, specs: dict) -> None:
+    with steward.store.session() as session:
+        for name in "ab":
+            session.get(RuntimeState, name).failure_count = 3
+    run(steward, FakeEngine(), specs,
+        Action(Kind.START, "a", "exit code 1", container_id="a-c", heal=True,
+               failure="exit code 1"),
+        Action(Kind.START, "b", "exit code 1", container_id="b-c", heal=True, fresh=True,
+               failure="exit code 1"))
+    with steward.store.reader() as session:
+        a, b = session.get(RuntimeState, "a"), session.get(RuntimeState, "b")
+        assert (a.failure_count, a.restart_count, a.last_failure) == (4, 1, "exit code 1")
+        assert (b.failure_count, b.restart_count, b.last_restart_at) == (1, 1, NOW)

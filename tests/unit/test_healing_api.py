@@ -58,6 +58,8 @@ class TestEvents:
         ({"since": "yesterday"}, "Invalid query parameter 'since': Not a valid datetime."),
         ({"since": "2026-01-01T12:00:00"}, "Invalid query parameter 'since': "
                                           "Not a valid aware datetime."),
+        ({"since": "0001-01-01T00:00:00+01:00"}, "Invalid query parameter 'since': "
+                                                "Not a time Steward can store."),
     ])
     def test_bad_filters_are_rejected_with_a_reason(self, client: FlaskClient, query: dict,
                                                     detail: str) -> None:
@@ -107,6 +109,8 @@ class TestPauses:
          "until must be in the future"),
         ("services/postgres/pause", {"until": "2099-01-01T00:00:00Z"}, 400,
          "a pause may last at most 7 days; pause again to extend it"),
+        ("services/postgres/pause", {"until": "9999-12-31T23:59:59-01:00"}, 422,
+         "Invalid json parameter 'until': Not a time Steward can store."),
         ("services/postgres/pause", {"duration": "1m", "docker": {"privileged": True}}, 422,
          "Invalid json parameter 'docker': Unknown field."),
     ])

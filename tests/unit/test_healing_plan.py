@@ -129,6 +129,11 @@ class TestFlapping:
     def test_flips_outside_the_window_do_not_count(self) -> None:
         assert self.decide([70, 40, 30, 20]) == "nothing to do"
 
+    def test_flips_of_an_earlier_container_run_do_not_count(self) -> None:
+        runtime = replace(HEALTHY, started_at=ago(35),
+                          health_transitions=tuple(ago(s) for s in (50, 40, 30, 20)))
+        assert render([self.svc], [container(self.svc)], {"web": runtime}) == "nothing to do"
+
     def test_flapping_counts_toward_the_failure_limit(self) -> None:
         assert self.decide([50, 40, 30, 20], failures=2) == (
             "disable web: failure limit reached: 2 consecutive failures, last: flapping: "

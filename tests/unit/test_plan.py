@@ -144,8 +144,18 @@ class TestRestartPolicy:
         assert self.decide(failures, waits) == "start web: exit code 1"
 
     def test_the_failure_limit_disables_the_service(self) -> None:
-        assert self.decide(3, 100) == ("disable web: failure limit reached: 3 consecutive "
-                                       "failures, last: exit code 1")
+        assert self.decide(3, 10) == ("disable web: failure limit reached: 3 consecutive "
+                                      "failures, last: exit code 1")
+
+    def test_a_failure_after_a_stable_period_starts_the_count_afresh(self) -> None:
+        """Even when no pass came round to reset the count between stability and the crash."""
+        runtime = RuntimeView(failure_count=3, last_restart_at=NOW - timedelta(minutes=20),
+                              finished_at=NOW - timedelta(seconds=1))
+        result = plan(DesiredState(services={"web": self.svc}),
+                      [container(self.svc, "exited", exit_code=1)], {"web": runtime}, NOW,
+                      stable_period=60)
+        assert [(a.render(), a.heal, a.fresh) for a in result.actions] == \
+            [("start web: exit code 1", True, True)]
 
 
 def test_services_run_in_dependency_then_category_order() -> None:

@@ -52,7 +52,7 @@ def test_a_wake_up_runs_a_pass_of_that_service_at_its_time() -> None:
         assert reconciler.ran.wait(5)
         reconciler.ran.clear()
         asked = datetime.now(timezone.utc) + timedelta(seconds=0.5)
-        reconciler.wake(asked, "db")
+        reconciler.wake(asked, "db", "wait")
         assert reconciler.ran.wait(5), "the reconciler's wake hook schedules a pass"
         assert datetime.now(timezone.utc) >= asked
     finally:

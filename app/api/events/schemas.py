@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.extensions import Schema, UTCTimestamp
+from app.extensions import Schema, UTCQueryTime, UTCTimestamp
 
 
 class EventQueryArgsSchema(Schema):
     service = ma.fields.String(validate=ma.validate.Length(1, 64),
                                metadata={"description": "Only events of this service"})
-    since = ma.fields.AwareDateTime(
-        default_timezone=None, metadata={"description": "Only events at or after this time "
-                                                        "(ISO 8601 with a time zone)"})
+    since = UTCQueryTime(metadata={"description": "Only events at or after this time "
+                                                 "(ISO 8601 with a time zone)"})
     kind = ma.fields.String(validate=ma.validate.Length(1, 32),
                             metadata={"description": "Only events of this kind (e.g. restart)"})
     limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(1, 1000),

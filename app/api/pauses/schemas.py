@@ -6,14 +6,14 @@ from typing import Any
 import marshmallow as ma
 
 from app.desired_state.schema import Duration
-from app.extensions import Schema, UTCTimestamp
+from app.extensions import Schema, UTCQueryTime, UTCTimestamp
 
 #: The longest pause one request may set; a forgotten pause must not last for ever.
 MAX_PAUSE_SECONDS = 7 * 24 * 3600
 
 
 class PauseRequestSchema(Schema):
-    until = ma.fields.AwareDateTime(metadata={
+    until = UTCQueryTime(metadata={
         "description": "Pause until this time (ISO 8601 with a time zone)"})
     duration = Duration(metadata={"description": "Or pause for this long, e.g. 30m, 2h"})
     reason = ma.fields.String(validate=ma.validate.Length(1, 500), metadata={
