@@ -25,6 +25,7 @@ class ServiceOverview:
     category: str
     status: Status
     enabled: bool
+    manually_stopped: bool
     container_id: str | None
     image: str
     port: int | None
@@ -64,7 +65,7 @@ def overview_of(record: ServiceRecord, runtime: RuntimeState, now: datetime,
         uptime = max(0, int((now - runtime.started_at).total_seconds()))
     return ServiceOverview(
         name=record.name, display_name=record.display_name, category=record.category,
-        status=status, enabled=runtime.enabled,
+        status=status, enabled=runtime.enabled, manually_stopped=runtime.manually_stopped,
         container_id=runtime.container_id[:12] if runtime.container_id else None,
         image=spec["image"], port=spec.get("port"), failure_count=runtime.failure_count,
         restart_count=runtime.restart_count, last_restart_at=runtime.last_restart_at,

@@ -152,6 +152,7 @@ def make_server(tmp_path: Path, desired_dir: Path, instance: str, docker_client:
             "STEWARD_DESIRED_STATE": str(desired_dir),
             "STEWARD_INSTANCE": instance,
             "STEWARD_RECONCILE_INTERVAL": "1",
+            "STEWARD_SECRET_KEY": "test-secret",
             "STEWARD_LOG_LEVEL": "INFO",
             **env,
         })
@@ -163,3 +164,22 @@ def make_server(tmp_path: Path, desired_dir: Path, instance: str, docker_client:
     yield make
     for server in servers:
         server.stop()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator["playwright.sync_api.Browser"]:
+    """Debian's headless Chromium, driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing; run ./scripts/test.sh, which installs Debian's "
+                    "chromium package", pytrace=False)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -81,6 +81,9 @@ class ServiceDetailSchema(ServiceSchema):
     disabled_reason = ma.fields.String(allow_none=True)
     last_error = ma.fields.String(allow_none=True, metadata={
         "description": "Last engine error for this service (e.g. an image pull that failed)"})
+    manually_stopped = ma.fields.Boolean(required=True, metadata={
+        "description": "Stopped by an operator; self-healing leaves it until start, restart "
+                       "or enable"})
     health = ma.fields.String(allow_none=True, metadata={
         "description": "healthy, unhealthy, starting, or null without a check result"})
     health_output = ma.fields.String(allow_none=True,

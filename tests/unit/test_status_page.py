@@ -1,0 +1,135 @@
+"""The status page on a real database, without Docker or a browser: forms, CSRF, feed.
+
+The same pages run in Chromium against a live server in tests/integration/test_status_page.py.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.steward import Steward
+from app.store.models import RuntimeState
+from app.web.format import duration, spec_yaml
+from tests.unit.test_services_api import fleet  # noqa: F401 - the shared fixture
+
+pytestmark = pytest.mark.usefixtures("fleet")
+
+
+def token(client: FlaskClient, path: str = "/") -> str:
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def test_the_fleet_page_lists_every_category_and_service(client: FlaskClient) -> None:
+    html = client.get("/").get_data(as_text=True)
+    assert [h for h in re.findall(r'<h2 id="heading-[a-z]+">([^<]+)</h2>', html)] == \
+        ["Infrastructure", "AI", "Monitoring"]
+    for name in ("postgres", "rtdetr", "nemotron"):
+        assert f'id="service-{name}"' in html
+    assert '<a href="/api/docs">API docs</a>' in html
+    assert re.search(r'data-service="nemotron" data-status="stopped"', html)
+
+
+def test_buttons_the_api_would_refuse_are_disabled(client: FlaskClient) -> None:
+    html = client.get("/").get_data(as_text=True)
+    start_postgres = re.search(r'<button[^>]*aria-label="Start postgres"', html).group(0)
+    assert "disabled" in start_postgres, "start on a running service answers 400"
+    start_nemotron = re.search(r'<button[^>]*aria-label="Start Nemotron LLM"', html).group(0)
+    assert "disabled" not in start_nemotron
+
+
+def test_a_post_without_the_csrf_token_is_rejected_and_changes_nothing(
+        steward: Steward, client: FlaskClient) -> None:
+    answer = client.post("/services/postgres/stop", data={"confirm": "yes"})
+    assert answer.status_code == 400
+    assert "CSRF check failed" in answer.get_data(as_text=True)
+    with steward.store.reader() as session:
+        assert not session.get(RuntimeState, "postgres").manually_stopped
+
+
+def test_restart_stop_and_disable_ask_first(client: FlaskClient) -> None:
+    csrf = token(client)
+    answer = client.post("/services/postgres/restart", data={"csrf_token": csrf})
+    assert answer.status_code == 200
+    html = answer.get_data(as_text=True)
+    assert "<h1>Restart postgres?</h1>" in html and 'name="confirm" value="yes"' in html
+
+
+def test_a_confirmed_action_redirects_with_a_flash(steward: Steward,
+                                                  client: FlaskClient) -> None:
+    csrf = token(client)
+    answer = client.post("/services/postgres/stop", data={"csrf_token": csrf, "confirm": "yes"})
+    assert (answer.status_code, answer.headers["Location"]) == (303, "/")
+    assert "Service &#39;postgres&#39; stop initiated" in client.get("/").get_data(as_text=True)
+    with steward.store.reader() as session:
+        assert session.get(RuntimeState, "postgres").manually_stopped
+
+
+def test_the_script_gets_json_and_refusals_keep_their_reason(client: FlaskClient) -> None:
+    csrf = token(client)
+    headers = {"Accept": "application/json"}
+    answer = client.post("/services/postgres/start", headers=headers,
+                         data={"csrf_token": csrf, "confirm": "yes"})
+    assert (answer.status_code, answer.get_json()) == (
+        400, {"ok": False, "message": "Service 'postgres' is already running"})
+    answer = client.post("/services/nope/enable", headers=headers, data={"csrf_token": csrf})
+    assert (answer.status_code, answer.get_json()["message"]) == \
+        (404, "Service 'nope' not found")
+
+
+def test_unknown_pages_answer_404_in_html(client: FlaskClient) -> None:
+    answer = client.get("/services/nope")
+    assert answer.status_code == 404 and "Service &#39;nope&#39; not found" in \
+        answer.get_data(as_text=True)
+    csrf = token(client)
+    assert client.post("/services/postgres/explode", data={"csrf_token": csrf}).status_code \
+        == 404
+
+
+def test_the_stream_is_bounded(app: Flask, client: FlaskClient) -> None:
+    feed = app.extensions["steward_feed"]
+    taken = 0
+    while feed.open_stream():
+        taken += 1
+    try:
+        answer = client.get("/api/system/stream")
+        assert answer.status_code == 503
+        assert answer.get_json()["detail"] == "Too many live pages; this one refreshes instead"
+    finally:
+        for _ in range(taken):
+            feed.close_stream()
+    assert taken == app.config["MAX_STREAMS"]
+
+
+def test_the_feed_sends_only_what_changed(app: Flask, steward: Steward) -> None:
+    feed = app.extensions["steward_feed"]
+    feed.refresh()
+    first = feed.changes_since(0)
+    assert set(first.rows) == {"postgres", "rtdetr", "nemotron"} and first.summary
+    feed.refresh()
+    assert feed.changes_since(first.version).rows == {}, "uptime ticking is not a change"
+    with steward.store.session() as session:
+        session.get(RuntimeState, "postgres").enabled = False
+    feed.refresh()
+    changes = feed.changes_since(first.version)
+    assert set(changes.rows) == {"postgres"} and 'data-status="disabled"' in \
+        changes.rows["postgres"]
+    assert changes.summary is not None and changes.banners is None
+    assert feed.changes_since(changes.version + 5).version == changes.version, \
+        "a page from before a restart of Steward gets everything"
+
+
+@pytest.mark.parametrize("seconds, text", [(None, "—"), (0, "0s"), (59, "59s"), (61, "1m 1s"),
+                                           (3600 * 5 + 120, "5h 2m"), (86400 * 3 + 7200, "3d 2h")])
+def test_durations_read_at_a_glance(seconds: int | None, text: str) -> None:
+    assert duration(seconds) == text
+
+
+def test_secret_looking_environment_values_are_masked() -> None:
+    text = spec_yaml({"name": "x", "image": "i", "environment": [
+        ["API_TOKEN", "t0k"], ["DB_PASSWORD", "pw"], ["MODE", "fast"]], "ports": []})
+    assert "t0k" not in text and "pw" not in text
+    assert "API_TOKEN: '********'" in text and "MODE: fast" in text and "ports" not in text
