@@ -32,11 +32,21 @@ def serve(host: str | None, port: int | None) -> None:
     steward.start_background()
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    click.echo(f"Steward serving on http://{host}:{port} (API docs at /api/docs)")
+
+    def stop(*_: Any) -> None:
+        steward.end_streams()  # first, so waitress's threads are free when it stops
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo(f"Steward serving on http://{host}:{port} (status page at /, API docs at "
+               "/api/docs)")
     try:
         waitress_serve(app, host=host, port=port, threads=app.config["THREADS"],
                        ident="steward")
+    except OSError as err:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {err.strerror or err}; "
+                                   "choose another with --port or STEWARD_PORT") from None
     finally:
         steward.shutdown()
 

@@ -54,10 +54,14 @@ class Steward:
         self.reconciler.forget_container(event.container_id)
         self.trigger([event.service])
 
-    def shutdown(self) -> None:
-        """Stop Steward's own threads; the managed containers keep running."""
+    def end_streams(self) -> None:
+        """End the status page's live streams (they hold server threads) ahead of shutdown."""
         if self.feed is not None:
             self.feed.stop()
+
+    def shutdown(self) -> None:
+        """Stop Steward's own threads; the managed containers keep running."""
+        self.end_streams()
         self.watcher.stop()
         self.health.stop()
         self.reconciler.close()
