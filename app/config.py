@@ -25,6 +25,7 @@ SETTINGS: dict[str, tuple[str, Any, type]] = {
     "THREADS": ("STEWARD_THREADS", 16, int),
     "MAX_STREAMS": ("STEWARD_MAX_STREAMS", 8, int),
     "STREAM_SECONDS": ("STEWARD_STREAM_SECONDS", 300.0, float),
+    "STREAM_HEARTBEAT": ("STEWARD_STREAM_HEARTBEAT", 15.0, float),
     "SECRET_KEY": ("STEWARD_SECRET_KEY", "", str),
     "LOG_LEVEL": ("STEWARD_LOG_LEVEL", "INFO", str),
 }

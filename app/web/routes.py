@@ -28,7 +28,6 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 #: Actions that stop or interrupt a service ask "are you sure?" first.
 CONFIRM = {"restart": "Restart", "stop": "Stop", "disable": "Disable"}
 LOG_LINES = 100
-HEARTBEAT_SECONDS = 15.0
 
 
 def feed() -> FleetFeed:
@@ -125,12 +124,13 @@ def stream() -> Response:
                                               "instead"}), 503, mimetype="application/json")
     since = request.headers.get("Last-Event-ID") or request.args.get("since") or "0"
     seen = int(since) if since.isdigit() else 0
-    lifetime = current_app.config["STREAM_SECONDS"]
-    return Response(_events(live, seen, lifetime), mimetype="text/event-stream",
+    lifetime, heartbeat = current_app.config["STREAM_SECONDS"], \
+        current_app.config["STREAM_HEARTBEAT"]
+    return Response(_events(live, seen, lifetime, heartbeat), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _events(live: FleetFeed, seen: int, lifetime: float) -> Iterator[str]:
+def _events(live: FleetFeed, seen: int, lifetime: float, heartbeat: float) -> Iterator[str]:
     """Changes as they come, a heartbeat while idle; ends after `lifetime` (the browser
     reconnects on its own) or at shutdown, and always gives its slot back."""
     try:
@@ -142,7 +142,7 @@ def _events(live: FleetFeed, seen: int, lifetime: float) -> Iterator[str]:
                 seen = changes.version
                 yield f"event: fleet\nid: {seen}\ndata: {json.dumps(changes.as_dict())}\n\n"
                 continue
-            if live.wait(seen, HEARTBEAT_SECONDS) == seen and not live.stopped:
+            if live.wait(seen, heartbeat) == seen and not live.stopped:
                 yield ": heartbeat\n\n"
     finally:
         live.close_stream()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import docker
+import requests
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -223,3 +224,31 @@ def test_screenshots_for_the_readme(make_server: Callable[..., LiveServer], desi
         page.screenshot(path=str(SCREENSHOTS / f"status-{name}.png"), full_page=True)
         context.close()
         assert (SCREENSHOTS / f"status-{name}.png").stat().st_size > 10_000
+
+
+def test_live_streams_are_bounded_beat_and_end_cleanly_on_shutdown(
+        make_server: Callable[..., LiveServer], desired_dir: Path, test_image: str) -> None:
+    write_state(desired_dir, "services:\n" + service("worker", test_image, '["sleep", "3600"]'))
+    server = make_server(STEWARD_MAX_STREAMS="2", STEWARD_STREAM_HEARTBEAT="0.5")
+    streams = [requests.get(f"{server.url}/api/system/stream", stream=True, timeout=10)
+               for _ in range(2)]
+    try:
+        assert [s.status_code for s in streams] == [200, 200]
+        received = []
+        for line in streams[0].iter_lines(decode_unicode=True):  # bounded by the read timeout
+            received.append(line)
+            if line == ": heartbeat":
+                break
+        assert received[:3] == ["retry: 1000", "", "event: fleet"]
+        assert received[-1] == ": heartbeat", "an idle stream beats"
+        extra = requests.get(f"{server.url}/api/system/stream", timeout=10)
+        assert (extra.status_code, extra.json()["detail"]) == \
+            (503, "Too many live pages; this one refreshes instead")
+        assert server.get("/api/system/services").status_code == 200, \
+            "the API still answers while every stream slot is taken"
+        process = server.process
+        server.stop()
+        assert process.returncode == 0, "Steward stopped on SIGTERM without being killed"
+    finally:
+        for stream in streams:
+            stream.close()
