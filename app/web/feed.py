@@ -13,6 +13,7 @@ Steward shuts down.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
@@ -34,13 +35,14 @@ class _Part:
 @dataclass
 class Changes:
     version: int
+    epoch: str
     rows: dict[str, str] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
     summary: str | None = None
     banners: str | None = None
 
     def as_dict(self) -> dict:
-        return {"version": self.version, "rows": self.rows, "removed": self.removed,
+        return {"position": f"{self.epoch}:{self.version}", "rows": self.rows, "removed": self.removed,
                 "summary": self.summary, "banners": self.banners}
 
 
@@ -51,6 +53,8 @@ class FleetFeed:
         self.read = read
         self.poll_seconds = poll_seconds
         self.version = 0
+        #: Tells this process's versions from an earlier one's (event ids are epoch:version).
+        self.epoch = secrets.token_hex(4)
         self._rows: dict[str, _Part] = {}
         self._removed: dict[str, int] = {}
         self._summary: _Part | None = None
@@ -113,12 +117,22 @@ class FleetFeed:
             self.version = next_version
         return changed
 
+    def position(self) -> str:
+        """Where a page rendered now stands, as an event id: `epoch:version`."""
+        return f"{self.epoch}:{self.version}"
+
+    def seen_version(self, position: str) -> int:
+        """The version a page's `epoch:version` stands for; 0 (everything) if it comes
+        from another run of Steward or makes no sense."""
+        epoch, _, version = position.partition(":")
+        if epoch != self.epoch or not version.isdigit() or int(version) > self.version:
+            return 0
+        return int(version)
+
     def changes_since(self, seen: int) -> Changes:
-        """Everything newer than `seen`; a browser from before a restart gets it all."""
+        """Everything newer than version `seen`."""
         with self._changed:
-            if seen > self.version:
-                seen = 0
-            changes = Changes(self.version)
+            changes = Changes(self.version, self.epoch)
             changes.rows = {n: p.html for n, p in self._rows.items() if p.version > seen}
             changes.removed = [n for n, v in self._removed.items() if v > seen]
             if self._summary and self._summary.version > seen:

@@ -43,7 +43,7 @@ def page_globals() -> dict:
 def index() -> str:
     with current_steward().store.reader() as session:
         fleet = read_fleet(session, utcnow())
-    return render_template("index.html", fleet=fleet, version=feed().version)
+    return render_template("index.html", fleet=fleet, version=feed().position())
 
 
 @bp.get("/services/<name>")
@@ -59,7 +59,7 @@ def service_page(name: str) -> str | tuple[str, int]:
         fleet = read_fleet(session, utcnow())
     return render_template("service.html", service=service, fleet=fleet, events=events,
                            spec_text=spec_yaml(record.spec), drift=runtime.drift or [],
-                           logs=_log_tail(runtime.container_id), version=feed().version)
+                           logs=_log_tail(runtime.container_id), version=feed().position())
 
 
 def _log_tail(container_id: str | None) -> tuple[str | None, str | None]:
@@ -122,8 +122,8 @@ def stream() -> Response:
     if live.stopped or not live.open_stream():
         return Response(json.dumps({"detail": "Too many live pages; this one refreshes "
                                               "instead"}), 503, mimetype="application/json")
-    since = request.headers.get("Last-Event-ID") or request.args.get("since") or "0"
-    seen = int(since) if since.isdigit() else 0
+    seen = live.seen_version(request.headers.get("Last-Event-ID")
+                             or request.args.get("since") or "")
     lifetime, heartbeat = current_app.config["STREAM_SECONDS"], \
         current_app.config["STREAM_HEARTBEAT"]
     return Response(_events(live, seen, lifetime, heartbeat), mimetype="text/event-stream",
@@ -140,7 +140,8 @@ def _events(live: FleetFeed, seen: int, lifetime: float, heartbeat: float) -> It
             if live.version != seen:
                 changes = live.changes_since(seen)
                 seen = changes.version
-                yield f"event: fleet\nid: {seen}\ndata: {json.dumps(changes.as_dict())}\n\n"
+                yield (f"event: fleet\nid: {live.epoch}:{seen}\n"
+                       f"data: {json.dumps(changes.as_dict())}\n\n")
                 continue
             if live.wait(seen, heartbeat) == seen and not live.stopped:
                 yield ": heartbeat\n\n"

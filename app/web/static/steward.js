@@ -56,13 +56,14 @@
     if (changes.banners !== null) document.getElementById("banners").innerHTML = changes.banners;
     const unknown = Object.keys(changes.rows).some((n) => !document.getElementById("service-" + n));
     if (unknown && document.body.dataset.page !== "service") window.location.reload();
-    document.body.dataset.version = changes.version;
+    document.body.dataset.version = changes.position;
   }
 
   function connect() {
     if (!window.EventSource) return;
     const live = document.getElementById("live");
-    const source = new EventSource("/api/system/stream?since=" + document.body.dataset.version);
+    const since = encodeURIComponent(document.body.dataset.version);
+    const source = new EventSource("/api/system/stream?since=" + since);
     source.addEventListener("open", () => { live.hidden = false; });
     source.addEventListener("fleet", (event) => apply(JSON.parse(event.data)));
     source.addEventListener("error", () => {
