@@ -57,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _add_status_page(app: Flask, steward: Steward) -> None:
+    app.before_request(web_routes.refuse_cross_site)
     app.register_blueprint(web_routes.bp)
     for name in ("duration", "when", "iso", "category"):
         app.add_template_filter(getattr(web_format, name), name)

@@ -26,6 +26,7 @@ class ServiceOverview:
     status: Status
     enabled: bool
     manually_stopped: bool
+    container_running: bool
     container_id: str | None
     image: str
     port: int | None
@@ -66,6 +67,7 @@ def overview_of(record: ServiceRecord, runtime: RuntimeState, now: datetime,
     return ServiceOverview(
         name=record.name, display_name=record.display_name, category=record.category,
         status=status, enabled=runtime.enabled, manually_stopped=runtime.manually_stopped,
+        container_running=runtime.container_state == "running",
         container_id=runtime.container_id[:12] if runtime.container_id else None,
         image=spec["image"], port=spec.get("port"), failure_count=runtime.failure_count,
         restart_count=runtime.restart_count, last_restart_at=runtime.last_restart_at,

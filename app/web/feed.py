@@ -1,7 +1,8 @@
 """The live feed behind `/api/system/stream`: one thread watches the store, every browser
 waits on it.
 
-The feed polls the store (a few milliseconds for hundreds of services) four times a second,
+While at least one page listens, the feed polls the store (a few milliseconds for hundreds
+of services) four times a second,
 renders the parts of the page that changed (a service's row, the summary strip, the
 banners) with the same templates as the page, and bumps a version. Each stream waits on a
 condition for a newer version and sends what changed since the version its browser has,
@@ -62,11 +63,17 @@ class FleetFeed:
         self._changed = threading.Condition()
         self._stopped = threading.Event()
         self._slots = threading.BoundedSemaphore(max_streams)
+        self._streams = 0
         self._thread: threading.Thread | None = None
 
     @property
     def stopped(self) -> bool:
         return self._stopped.is_set()
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopped: only then does a stream get updates."""
+        return self._thread is not None and self._thread.is_alive() and not self.stopped
 
     def start(self) -> None:
         self.refresh()
@@ -75,6 +82,8 @@ class FleetFeed:
 
     def _loop(self) -> None:
         while not self._stopped.wait(self.poll_seconds):
+            if self._streams == 0:
+                continue  # nobody watches: do not read the store for nothing
             try:
                 self.refresh()
             except Exception:  # noqa: BLE001 - the feed must outlive a failed read
@@ -148,10 +157,21 @@ class FleetFeed:
         return self.version
 
     def open_stream(self) -> bool:
-        """Take one of the bounded stream slots; False when all are taken."""
-        return self._slots.acquire(blocking=False)
+        """Take one of the bounded stream slots; False when all are taken. The first stream
+        after an idle spell brings the feed up to date before it starts."""
+        if not self._slots.acquire(blocking=False):
+            return False
+        with self._changed:
+            self._streams += 1
+        try:
+            self.refresh()
+        except Exception:  # noqa: BLE001 - the stream still works from the last refresh
+            log.exception("live feed could not read the store; trying again")
+        return True
 
     def close_stream(self) -> None:
+        with self._changed:
+            self._streams -= 1
         self._slots.release()
 
     def stop(self) -> None:

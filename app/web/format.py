@@ -1,14 +1,13 @@
 """Template filters: human durations and times, and a desired spec fit to show (secrets masked)."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any
 
 import yaml
 
-SECRET_NAME = re.compile(r"pass|secret|token|key|credential|private|auth", re.IGNORECASE)
-MASK = "********"
+from app.desired_state import secrets
+
 _HIDDEN_KEYS = {"name", "source_file", "source_line", "enabled"}
 
 
@@ -47,6 +46,12 @@ def spec_yaml(spec: dict[str, Any]) -> str:
     """The stored spec as YAML, without bookkeeping keys, secret-looking values masked."""
     shown = {k: v for k, v in spec.items() if k not in _HIDDEN_KEYS and v not in (None, [], {})}
     if spec.get("environment"):
-        shown["environment"] = {key: MASK if SECRET_NAME.search(key) else value
+        shown["environment"] = {key: secrets.shown(key, value)
                                 for key, value in spec["environment"]}
+    if spec.get("command"):
+        shown["command"] = [secrets.shown_argument(a) for a in spec["command"]]
+    check = spec.get("healthcheck") or {}
+    if check.get("command"):
+        shown["healthcheck"] = {**check,
+                                "command": [secrets.shown_argument(a) for a in check["command"]]}
     return yaml.safe_dump(shown, sort_keys=False, default_flow_style=False, width=100)

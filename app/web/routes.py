@@ -28,10 +28,21 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 #: Actions that stop or interrupt a service ask "are you sure?" first.
 CONFIRM = {"restart": "Restart", "stop": "Stop", "disable": "Disable"}
 LOG_LINES = 100
+LOG_BYTES = 64 * 1024
 
 
 def feed() -> FleetFeed:
     return current_app.extensions["steward_feed"]
+
+
+def refuse_cross_site() -> Response | tuple | None:
+    """Before every request: a state change a browser sends from another site is refused."""
+    if not csrf.is_cross_site():
+        return None
+    if request.path.startswith("/api/"):
+        return {"code": 403, "status": "Forbidden", "message": csrf.REFUSED,
+                "detail": csrf.REFUSED}, 403
+    return _error_page(403, csrf.REFUSED)
 
 
 @bp.app_context_processor
@@ -41,14 +52,16 @@ def page_globals() -> dict:
 
 @bp.get("/")
 def index() -> str:
+    position = feed().position()  # before the read: a change in between is sent again
     with current_steward().store.reader() as session:
         fleet = read_fleet(session, utcnow())
-    return render_template("index.html", fleet=fleet, version=feed().position())
+    return render_template("index.html", fleet=fleet, version=position)
 
 
 @bp.get("/services/<name>")
 def service_page(name: str) -> str | tuple[str, int]:
     steward = current_steward()
+    position = feed().position()
     with steward.store.reader() as session:
         service = get_service(session, name, utcnow())
         if service is None:
@@ -59,7 +72,7 @@ def service_page(name: str) -> str | tuple[str, int]:
         fleet = read_fleet(session, utcnow())
     return render_template("service.html", service=service, fleet=fleet, events=events,
                            spec_text=spec_yaml(record.spec), drift=runtime.drift or [],
-                           logs=_log_tail(runtime.container_id), version=feed().position())
+                           logs=_log_tail(runtime.container_id), version=position)
 
 
 def _log_tail(container_id: str | None) -> tuple[str | None, str | None]:
@@ -67,9 +80,12 @@ def _log_tail(container_id: str | None) -> tuple[str | None, str | None]:
     if container_id is None:
         return None, "no container"
     try:
-        return current_steward().reconciler.engine.logs(container_id, LOG_LINES), None
+        text = current_steward().reconciler.engine.logs(container_id, LOG_LINES)
     except (EngineUnavailable, ActionFailed) as err:
         return None, str(err)
+    if len(text) > LOG_BYTES:
+        text = "[… earlier output cut …]\n" + text[-LOG_BYTES:]
+    return text, None
 
 
 @bp.post("/services/<name>/<action>")
@@ -81,6 +97,9 @@ def act(name: str, action: str) -> Response | str | tuple:
         return _reply(400, "This form expired or did not come from this page (CSRF check "
                            "failed). Reload the page and try again.", name, fatal=True)
     if action in CONFIRM and request.form.get("confirm") != "yes":
+        with current_steward().store.reader() as session:
+            if get_service(session, name, utcnow()) is None:
+                return _reply(404, f"Service '{name}' not found", name)
         return render_template("confirm.html", name=name, action=action,
                                verb=CONFIRM[action], back=_back(name))
     steward = current_steward()
@@ -119,15 +138,21 @@ def _back(name: str) -> str:
 def stream() -> Response:
     """Server-sent events: `fleet` messages with re-rendered parts of the page."""
     live = feed()
-    if live.stopped or not live.open_stream():
-        return Response(json.dumps({"detail": "Too many live pages; this one refreshes "
-                                              "instead"}), 503, mimetype="application/json")
+    if not live.running:
+        return _unavailable("Live updates are not running here; the page refreshes instead")
+    if not live.open_stream():
+        return _unavailable("Too many live pages; this one refreshes instead")
     seen = live.seen_version(request.headers.get("Last-Event-ID")
                              or request.args.get("since") or "")
     lifetime, heartbeat = current_app.config["STREAM_SECONDS"], \
         current_app.config["STREAM_HEARTBEAT"]
     return Response(_events(live, seen, lifetime, heartbeat), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _unavailable(detail: str) -> Response:
+    return Response(json.dumps({"code": 503, "status": "Service Unavailable", "message": detail,
+                                "detail": detail}), 503, mimetype="application/json")
 
 
 def _events(live: FleetFeed, seen: int, lifetime: float, heartbeat: float) -> Iterator[str]:

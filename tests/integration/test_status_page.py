@@ -73,6 +73,9 @@ def test_a_restart_shows_starting_then_running_without_a_reload(
                                                            timeout=20_000)
     assert badge_history(page, "web")[-2:] == ["starting", "running"]
     assert page.evaluate("window.not_reloaded"), "the page updated in place"
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Restart web", \
+        "keyboard focus stays on the button through live updates"
+    expect(page.locator("#announcer")).to_have_text("web is now running")
     expect(page.locator("#service-web td[data-label=Restarts]")).to_have_text("1")
 
 

@@ -35,10 +35,12 @@ def test_the_fleet_page_lists_every_category_and_service(client: FlaskClient) ->
 
 def test_buttons_the_api_would_refuse_are_disabled(client: FlaskClient) -> None:
     html = client.get("/").get_data(as_text=True)
-    start_postgres = re.search(r'<button[^>]*aria-label="Start postgres"', html).group(0)
-    assert "disabled" in start_postgres, "start on a running service answers 400"
-    start_nemotron = re.search(r'<button[^>]*aria-label="Start Nemotron LLM"', html).group(0)
-    assert "disabled" not in start_nemotron
+    start_postgres = re.search(r'<button[^>]*aria-label="Start postgres"[^>]*>', html).group(0)
+    assert 'aria-disabled="true"' in start_postgres, "start on a running service answers 400"
+    assert '<span class="visually-hidden" id="why-postgres-start">Start is not possible: ' \
+           'already running or starting</span>' in html
+    start_nemotron = re.search(r'<button[^>]*aria-label="Start Nemotron LLM"[^>]*>', html)
+    assert "aria-disabled" not in start_nemotron.group(0)
 
 
 def test_a_post_without_the_csrf_token_is_rejected_and_changes_nothing(
@@ -48,6 +50,21 @@ def test_a_post_without_the_csrf_token_is_rejected_and_changes_nothing(
     assert "CSRF check failed" in answer.get_data(as_text=True)
     with steward.store.reader() as session:
         assert not session.get(RuntimeState, "postgres").manually_stopped
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"},
+                                     {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}])
+def test_state_changes_from_another_site_are_refused_for_the_api_too(
+        steward: Steward, client: FlaskClient, headers: dict) -> None:
+    answer = client.post("/api/system/services/postgres/disable", headers=headers)
+    assert (answer.status_code, answer.get_json()["detail"]) == (
+        403, "Cross-site request refused: actions must come from Steward's own page or a "
+             "client")
+    with steward.store.reader() as session:
+        assert session.get(RuntimeState, "postgres").enabled
+    same_site = client.post("/api/system/services/postgres/disable",
+                            headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})
+    assert same_site.status_code == 200
 
 
 def test_restart_stop_and_disable_ask_first(client: FlaskClient) -> None:
@@ -80,6 +97,12 @@ def test_the_script_gets_json_and_refusals_keep_their_reason(client: FlaskClient
         (404, "Service 'nope' not found")
 
 
+def test_no_confirmation_page_for_a_service_that_does_not_exist(client: FlaskClient) -> None:
+    answer = client.post("/services/nope/restart", data={"csrf_token": token(client)},
+                         headers={"Accept": "application/json"})
+    assert (answer.status_code, answer.get_json()["message"]) == (404, "Service 'nope' not found")
+
+
 def test_unknown_pages_answer_404_in_html(client: FlaskClient) -> None:
     answer = client.get("/services/nope")
     assert answer.status_code == 404 and "Service &#39;nope&#39; not found" in \
@@ -89,8 +112,15 @@ def test_unknown_pages_answer_404_in_html(client: FlaskClient) -> None:
         == 404
 
 
+def test_the_stream_needs_the_feed_running(client: FlaskClient) -> None:
+    answer = client.get("/api/system/stream")
+    assert (answer.status_code, answer.get_json()["detail"]) == \
+        (503, "Live updates are not running here; the page refreshes instead")
+
+
 def test_the_stream_is_bounded(app: Flask, client: FlaskClient) -> None:
     feed = app.extensions["steward_feed"]
+    feed.start()
     taken = 0
     while feed.open_stream():
         taken += 1
@@ -101,6 +131,7 @@ def test_the_stream_is_bounded(app: Flask, client: FlaskClient) -> None:
     finally:
         for _ in range(taken):
             feed.close_stream()
+        feed.stop()
     assert taken == app.config["MAX_STREAMS"]
 
 
@@ -129,8 +160,12 @@ def test_durations_read_at_a_glance(seconds: int | None, text: str) -> None:
     assert duration(seconds) == text
 
 
-def test_secret_looking_environment_values_are_masked() -> None:
+def test_secret_looking_values_are_masked() -> None:
     text = spec_yaml({"name": "x", "image": "i", "environment": [
-        ["API_TOKEN", "t0k"], ["DB_PASSWORD", "pw"], ["MODE", "fast"]], "ports": []})
-    assert "t0k" not in text and "pw" not in text
+        ["API_TOKEN", "t0k"], ["DB_PASSWORD", "pw1"], ["MODE", "fast"],
+        ["DATABASE_URL", "postgres://app:s3cret@db/app"], ["SENTRY", "https://k3y@sentry/1"]],
+        "command": ["serve", "--password=hunter2", "--port=80"], "ports": []})
+    for secret in ("t0k", "pw1", "s3cret", "k3y", "hunter2"):
+        assert secret not in text
     assert "API_TOKEN: '********'" in text and "MODE: fast" in text and "ports" not in text
+    assert "postgres://app:********@db/app" in text and "--port=80" in text
