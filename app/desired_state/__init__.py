@@ -1,6 +1,8 @@
 """Desired state: the reviewed YAML files, validated into immutable `ServiceSpec`s."""
-from app.desired_state.loader import DesiredStateError, LoadError, digest_of, load_directory
+from app.desired_state.loader import (
+    DesiredStateError, LoadError, digest_of, load_directory, tree_signature,
+)
 from app.desired_state.spec import CATEGORIES, DesiredState, ServiceSpec
 
 __all__ = ["CATEGORIES", "DesiredState", "DesiredStateError", "LoadError", "ServiceSpec",
-           "digest_of", "load_directory"]
+           "digest_of", "load_directory", "tree_signature"]

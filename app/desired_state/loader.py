@@ -57,12 +57,34 @@ def desired_files(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
+def tree_files(root: Path) -> list[Path]:
+    """Every file under `root` (the YAML files and what they mount), hidden ones left out."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
 def digest_of(root: Path) -> str:
-    """A hash of the files' names and contents: equal digests mean nothing to reload."""
+    """A hash of the names and contents of every file under `root`: the YAML files and the
+    configuration files services mount from it. Equal digests mean nothing to reload."""
     sha = hashlib.sha256()
-    for path in desired_files(root) if root.is_dir() else []:
-        sha.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in tree_files(root):
+        sha.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return sha.hexdigest()
+
+
+def tree_signature(root: Path) -> tuple:
+    """Names, sizes and modification times of every file under `root`: cheap to take every
+    second, and it changes whenever a file is edited, added or removed."""
+    signature = []
+    for path in tree_files(root):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # removed while we looked; the next look sees it gone
+            continue
+        signature.append((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+    return tuple(signature)
 
 
 def load_directory(root: Path) -> DesiredState:
@@ -136,6 +158,7 @@ def _spec_from(name: str, data: dict, file: str, line: int, base: Path) -> Servi
     restart = RestartPolicy(**{**defaults.__dict__, **data["restart_policy"]})
     ports = tuple(PortMapping(**p) for p in data["ports"])
     port = data.get("port", ports[0].host_port if ports else None)
+    volumes = tuple(_volume(v, base) for v in data["volumes"])
     return ServiceSpec(
         name=name,
         display_name=data.get("display_name", name),
@@ -146,7 +169,8 @@ def _spec_from(name: str, data: dict, file: str, line: int, base: Path) -> Servi
         environment=tuple((k, v) for k, v in data["environment"]),
         ports=ports,
         port=port,
-        volumes=tuple(_volume(v, base) for v in data["volumes"]),
+        volumes=volumes,
+        files=_mounted_files(volumes, base),
         depends_on=tuple(data["depends_on"]),
         restart_with=tuple(data["restart_with"]),
         healthcheck=_healthcheck(data.get("healthcheck"), port),
@@ -158,6 +182,27 @@ def _spec_from(name: str, data: dict, file: str, line: int, base: Path) -> Servi
         source_file=file,
         source_line=line,
     )
+
+
+def _mounted_files(volumes: tuple[VolumeMount, ...], root: Path) -> tuple[tuple[str, str], ...]:
+    """A content digest of each bind mount that comes from the desired-state directory: an
+    edited configuration file is drift, and recreates the services that mount it."""
+    found = []
+    for volume in volumes:
+        source = Path(volume.source)
+        if volume.kind == "bind" and source.is_relative_to(root.resolve()) and source.exists():
+            found.append((volume.target, content_digest(source)))
+    return tuple(found)
+
+
+def content_digest(path: Path) -> str:
+    """sha256 of a file, or of a directory's relative paths and file contents, in order."""
+    sha = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        sha.update(str(file.relative_to(path)).encode() + b"\0" if path.is_dir() else b"")
+        sha.update(file.read_bytes() + b"\0")
+    return sha.hexdigest()[:16]
 
 
 def _volume(raw: dict, base: Path) -> VolumeMount:

@@ -15,10 +15,14 @@ Category = Literal["infrastructure", "ai", "monitoring"]
 CATEGORIES: tuple[Category, ...] = ("infrastructure", "ai", "monitoring")
 
 #: Fields that change the container Docker runs; a difference in any of them is drift.
+#: `files` is the content of the configuration files a service mounts from the repository.
 CONTAINER_FIELDS: tuple[str, ...] = (
-    "image", "command", "environment", "ports", "volumes", "healthcheck", "resources", "init",
-    "stop_grace_period",
+    "image", "command", "environment", "ports", "volumes", "files", "healthcheck",
+    "resources", "init", "stop_grace_period",
 )
+#: Container fields left out of the hashes while empty, so adding one to Steward does not
+#: make every existing container look drifted.
+_OPTIONAL_FIELDS = ("files",)
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,8 @@ class ServiceSpec:
     ports: tuple[PortMapping, ...] = ()
     port: int | None = None
     volumes: tuple[VolumeMount, ...] = ()
+    #: (path in the container, content digest) of each bind mount from the repository.
+    files: tuple[tuple[str, str], ...] = ()
     depends_on: tuple[str, ...] = ()
     restart_with: tuple[str, ...] = ()
     healthcheck: HealthCheck | None = None
@@ -108,7 +114,8 @@ class ServiceSpec:
         data = asdict(self)
         if self.healthcheck is None or self.healthcheck.kind != "command":
             data["healthcheck"] = None
-        return {name: data[name] for name in CONTAINER_FIELDS}
+        return {name: data[name] for name in CONTAINER_FIELDS
+                if data[name] or name not in _OPTIONAL_FIELDS}
 
     def field_hashes(self) -> dict[str, str]:
         """A short hash per container field, so drift can name the fields that changed."""
@@ -137,6 +144,7 @@ class ServiceSpec:
             environment=tuple((k, v) for k, v in data.get("environment", ())),
             ports=tuple(PortMapping(**p) for p in data.get("ports", ())),
             volumes=tuple(VolumeMount(**v) for v in data.get("volumes", ())),
+            files=tuple((target, digest) for target, digest in data.get("files", ())),
             depends_on=tuple(data.get("depends_on", ())),
             restart_with=tuple(data.get("restart_with", ())),
             healthcheck=HealthCheck(**{**health, "command": _tuple(health.get("command"))})

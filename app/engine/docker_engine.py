@@ -27,6 +27,8 @@ LABEL_INSTANCE = "io.steward.instance"
 LABEL_SERVICE = "io.steward.service"
 LABEL_SPEC_HASH = "io.steward.spec-hash"
 LABEL_FIELD_HASHES = "io.steward.field-hashes"
+#: The container fields the container was made from, so a plan can show old -> new values.
+LABEL_SPEC = "io.steward.spec"
 
 #: Container events that can mean a service needs healing or its dependents need a look.
 WATCHED_EVENTS = ("die", "oom", "health_status", "destroy", "stop", "start", "restart")
@@ -144,7 +146,8 @@ class DockerEngine:
         health = state.get("Health") or {}
         return ObservedContainer(
             id=seen.id, name=seen.name, service=seen.service, spec_hash=seen.spec_hash,
-            field_hashes=seen.field_hashes, image=seen.image, created=seen.created,
+            field_hashes=seen.field_hashes, applied=seen.applied, image=seen.image,
+            created=seen.created,
             state=state["Status"], health=health.get("Status") or seen.health,
             health_output=_last_check_output(health),
             started_at=_parse_time(state.get("StartedAt")),
@@ -218,6 +221,7 @@ class DockerEngine:
                 LABEL_SERVICE: spec.name,
                 LABEL_SPEC_HASH: spec.spec_hash,
                 LABEL_FIELD_HASHES: json.dumps(spec.field_hashes(), sort_keys=True),
+                LABEL_SPEC: json.dumps(spec.container_fields(), sort_keys=True),
             },
             "healthcheck": _healthcheck(spec),
             "stop_timeout": round(spec.stop_grace_period),
@@ -306,16 +310,15 @@ def _from_summary(summary: Mapping[str, Any]) -> ObservedContainer:
     status = summary.get("Status") or ""
     health = _HEALTH_IN_STATUS.search(status)
     exit_match = _EXIT_IN_STATUS.match(status)
-    try:
-        field_hashes = json.loads(labels.get(LABEL_FIELD_HASHES, "{}"))
-    except ValueError:
-        field_hashes = {}
+    field_hashes = _json_label(labels, LABEL_FIELD_HASHES) or {}
+    applied = _json_label(labels, LABEL_SPEC)
     return ObservedContainer(
         id=summary["Id"],
         name=(summary.get("Names") or ["?"])[0].lstrip("/"),
         service=labels.get(LABEL_SERVICE, ""),
         spec_hash=labels.get(LABEL_SPEC_HASH, ""),
         field_hashes=field_hashes,
+        applied=applied,
         state=summary.get("State", "unknown"),
         image=summary.get("Image", ""),
         health={"health: starting": "starting"}.get(health.group(1), health.group(1))
@@ -323,6 +326,14 @@ def _from_summary(summary: Mapping[str, Any]) -> ObservedContainer:
         exit_code=int(exit_match.group(1)) if exit_match else None,
         created=str(summary.get("Created", "")).rjust(12, "0"),
     )
+
+
+def _json_label(labels: Mapping[str, str], name: str) -> dict | None:
+    try:
+        value = json.loads(labels[name])
+    except (KeyError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,8 @@ class ObservedContainer:
     image: str
     health: str | None = None
     field_hashes: Mapping[str, str] = field(default_factory=dict)
+    #: The container fields it was created from (its label), for old -> new diffs.
+    applied: Mapping[str, Any] | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     health_output: str | None = None

@@ -138,7 +138,8 @@ def drifted_fields(spec: ServiceSpec, container: ObservedContainer) -> tuple[str
     if container.spec_hash == spec.spec_hash:
         return ()
     wanted = spec.field_hashes()
-    fields = tuple(f for f in CONTAINER_FIELDS if container.field_hashes.get(f) != wanted[f])
+    fields = tuple(f for f in CONTAINER_FIELDS
+                   if container.field_hashes.get(f) != wanted.get(f))
     return fields or ("spec",)
 
 

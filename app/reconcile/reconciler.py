@@ -16,7 +16,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from app.desired_state import DesiredState, DesiredStateError, digest_of, load_directory
+from app.desired_state import (
+    DesiredState, DesiredStateError, digest_of, load_directory, tree_signature,
+)
+from app.desired_state.revision import revision_of
 from app.engine.docker_engine import DockerEngine
 from app.engine.observed import ObservedContainer
 from app.errors import EngineUnavailable
@@ -69,6 +72,7 @@ class Reconciler:
         self._requests = threading.Lock()
         self._wanted: Scope | None = None
         self._loaded_digest: str | None = None
+        self._loaded_signature: tuple | None = None
         self._load_error: str | None = None
         self._reported_orphans: set[str] = set()
         self._signatures: dict[str, str] = {}
@@ -123,22 +127,34 @@ class Reconciler:
             return None
 
     def load_desired(self) -> str | None:
-        """Sync the files into the store when they changed; return the load error, if any."""
+        """Sync the files into the store when they changed; return the load error, if any.
+
+        A cheap look at names, sizes and times first; contents are read only when those
+        moved, and a load happens only when the contents really changed.
+        """
+        signature = tree_signature(self.desired_dir)
+        if signature == self._loaded_signature:
+            return self._load_error
         digest = digest_of(self.desired_dir)
+        self._loaded_signature = signature
         if digest == self._loaded_digest:
             return self._load_error
         now = self.clock()
+        revision = revision_of(self.desired_dir)
         try:
             desired = load_directory(self.desired_dir)
         except DesiredStateError as err:
             self._load_error = "\n".join(str(e) for e in err.errors)
-            log.error("desired state rejected, last good state kept:\n%s", self._load_error)
+            log.error("desired state at %s rejected, last good state kept:\n%s",
+                      revision.describe(), self._load_error)
             with self.store.session() as session:
-                record_load_failure(session, digest, self._load_error, now)
+                record_load_failure(session, digest, self._load_error, now, revision)
         else:
             self._load_error = None
+            log.info("desired state at %s loaded: %d service(s)", revision.describe(),
+                     len(desired.services))
             with self.store.session() as session:
-                sync_desired_state(session, desired, now)
+                sync_desired_state(session, desired, now, revision)
         self._loaded_digest = digest
         return self._load_error
 

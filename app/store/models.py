@@ -140,6 +140,44 @@ class DesiredStateLoad(Base):
     services: Mapped[int] = mapped_column(default=0)
     prune: Mapped[bool] = mapped_column(default=False)
     error: Mapped[str | None] = mapped_column(Text)
+    #: The git commit the files came from, and whether the work tree had local changes.
+    revision: Mapped[str | None] = mapped_column(String(64))
+    dirty: Mapped[bool | None]
+
+
+class Apply(Base):
+    """One pass that was asked for (CLI, API) or that changed containers, and its result."""
+
+    __tablename__ = "applies"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str | None] = mapped_column(String(64))
+    revision: Mapped[str | None] = mapped_column(String(64))
+    dirty: Mapped[bool | None]
+    digest: Mapped[str | None] = mapped_column(String(64))
+    ok: Mapped[int] = mapped_column(default=0)
+    changed: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    result: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class SourceStatus(Base):
+    """The followed git remote (STEWARD_GIT_URL): the last fetch and what it brought (one row)."""
+
+    __tablename__ = "source_status"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    remote: Mapped[str] = mapped_column(String(500))
+    branch: Mapped[str] = mapped_column(String(200))
+    commit: Mapped[str | None] = mapped_column(String(64))
+    ok: Mapped[bool]
+    detail: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class EngineStatus(Base):

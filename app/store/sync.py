@@ -11,12 +11,14 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app.desired_state.revision import Revision
 from app.desired_state.spec import DesiredState, ServiceSpec
 from app.store.events import record_event
 from app.store.models import DesiredStateLoad, RuntimeState, ServiceRecord
 
 
-def sync_desired_state(session: Session, desired: DesiredState, now: datetime) -> None:
+def sync_desired_state(session: Session, desired: DesiredState, now: datetime,
+                       revision: Revision = Revision()) -> None:
     """Make the services table equal `desired`, with an event per added/updated/removed one."""
     records = {r.name: r for r in session.scalars(select(ServiceRecord))}
     for spec in desired.services.values():
@@ -27,7 +29,8 @@ def sync_desired_state(session: Session, desired: DesiredState, now: datetime) -
         record_event(session, service=name, kind="removed", at=now,
                      message="service left the desired state")
     session.add(DesiredStateLoad(at=now, digest=desired.digest, ok=True,
-                                 services=len(desired.services), prune=desired.prune))
+                                 services=len(desired.services), prune=desired.prune,
+                                 revision=revision.commit, dirty=revision.dirty))
 
 
 def _upsert(session: Session, record: ServiceRecord | None, spec: ServiceSpec,
@@ -67,11 +70,14 @@ def _stored(spec: ServiceSpec) -> dict:
     return json.loads(json.dumps(spec.to_dict()))
 
 
-def record_load_failure(session: Session, digest: str, error: str, now: datetime) -> None:
+def record_load_failure(session: Session, digest: str, error: str, now: datetime,
+                        revision: Revision = Revision()) -> None:
     """Record a rejected load; the services table is left as it was."""
-    session.add(DesiredStateLoad(at=now, digest=digest, ok=False, error=error))
+    session.add(DesiredStateLoad(at=now, digest=digest, ok=False, error=error,
+                                 revision=revision.commit, dirty=revision.dirty))
     record_event(session, service=None, kind="load-failed", at=now,
-                 message=f"desired state rejected, last good state kept: {error}")
+                 message=f"desired state at {revision.describe()} rejected, last good state "
+                         f"kept: {error}")
 
 
 def stored_desired_state(session: Session) -> DesiredState:
