@@ -135,7 +135,7 @@ def test_an_invalid_edit_keeps_the_last_good_state_and_says_why(
         "desired_state/services.yaml:3: services.worker.category: must be one of: "
         "infrastructure, ai, monitoring",
         "desired_state/services.yaml:8: services.extra.category: required key is missing"]
-    assert "desired state rejected, last good state kept" in server.log.read_text()
+    assert "desired state at not in git rejected, last good state kept" in server.log.read_text()
     cli = subprocess.run([sys.executable, "-m", "app", "validate", str(desired_dir)],
                          capture_output=True, text=True)
     assert cli.returncode == 1
