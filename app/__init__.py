@@ -11,6 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from app.api import BLUEPRINTS
 from app.config import ROOT, load_config
+from app.desired_state.follow import FileWatcher, GitFollower
 from app.engine.docker_engine import DockerEngine
 from app.extensions import Api
 from app.health.monitor import HealthMonitor
@@ -22,7 +23,7 @@ from app.store.db import Store
 from app.web import format as web_format
 from app.web import routes as web_routes
 from app.web.feed import FleetFeed
-from app.web.fleet import Fleet, read_fleet
+from app.web.fleet import Fleet, pending_lines, read_fleet
 
 DOCS_ASSETS = "/api/docs/assets/"
 
@@ -64,7 +65,7 @@ def _add_status_page(app: Flask, steward: Steward) -> None:
 
     def read() -> Fleet:
         with steward.store.reader() as session:
-            return read_fleet(session, utcnow())
+            return read_fleet(session, utcnow(), pending_lines(steward))
 
     steward.feed = FleetFeed(app, read, max_streams=app.config["MAX_STREAMS"])
     app.extensions["steward_feed"] = steward.feed
@@ -84,13 +85,20 @@ def _build_steward(config: Mapping[str, Any]) -> Steward:
     store = Store(config["DATABASE_URL"])
     engine = DockerEngine(instance=config["INSTANCE"], timeout=config["DOCKER_TIMEOUT"])
     health = HealthMonitor(store, clock=utcnow)
-    reconciler = Reconciler(store=store, engine=engine, health=health,
-                            desired_dir=Path(config["DESIRED_STATE_DIR"]),
+    desired_dir = Path(config["DESIRED_STATE_DIR"])
+    follower = None
+    if config["GIT_URL"]:
+        desired_dir = Path(config["GIT_CHECKOUT"]) / config["GIT_PATH"]
+        follower = GitFollower(url=config["GIT_URL"], branch=config["GIT_BRANCH"],
+                               checkout=Path(config["GIT_CHECKOUT"]),
+                               interval=config["GIT_POLL"], on_result=lambda result: None)
+    reconciler = Reconciler(store=store, engine=engine, health=health, desired_dir=desired_dir,
                             stable_period=config["STABLE_PERIOD"])
     scheduler = ReconcileScheduler(reconciler, interval=config["RECONCILE_INTERVAL"])
-    watcher = EventWatcher(engine)
     return Steward(store=store, reconciler=reconciler, scheduler=scheduler, health=health,
-                   watcher=watcher)
+                   watcher=EventWatcher(engine),
+                   files=FileWatcher(desired_dir, lambda: None, config["WATCH_INTERVAL"]),
+                   follower=follower)
 
 
 def _configure_logging(level: str) -> None:

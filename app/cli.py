@@ -1,6 +1,9 @@
-"""The `steward` command: serve, validate, apply, db upgrade, build-demo-image."""
+"""The `steward` command: serve, validate, plan, apply, import-compose, db upgrade,
+build-demo-image."""
 from __future__ import annotations
 
+import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -69,32 +72,142 @@ def validate(path: Path | None) -> None:
 
 
 @main.command()
-def apply() -> None:
-    """Run one reconcile pass now and print what it did."""
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(path: Path | None, as_json: bool) -> None:
+    """Show what a pass would change, and why, with diffs; change nothing.
+
+    Exit status: 0 nothing would change, 2 something would, 1 error (invalid files, Docker
+    unreachable), so it can gate a CI pipeline.
+    """
+    from app.desired_state import DesiredStateError
+    from app.errors import EngineUnavailable
+    from app.pending import check_plan
+
+    config = load_config()
+    root = path or Path(config["DESIRED_STATE_DIR"])
+    try:
+        the_report = check_plan(root, config)
+    except DesiredStateError as err:
+        _fail([str(e) for e in err.errors], as_json)
+    except EngineUnavailable as err:
+        _fail([str(err)], as_json)
+    click.echo(json.dumps(the_report.as_dict(), default=str, indent=2) if as_json
+               else the_report.render())
+    sys.exit(2 if the_report.changes else 0)
+
+
+def _fail(errors: list[str], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"errors": errors}, indent=2))
+    else:
+        for error in errors:
+            click.echo(error, err=True)
+    sys.exit(1)
+
+
+@main.command()
+@click.option("--service", help="Only this service (and what depends on it).")
+@click.option("--wait", is_flag=True, help="Wait until what changed is healthy.")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="Seconds to wait (for a running pass, then for health).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--url", help="A running Steward to apply through (default: STEWARD_URL, or "
+                            "http://STEWARD_HOST:STEWARD_PORT if one answers there).")
+def apply(service: str | None, wait: bool, timeout: float, as_json: bool,
+          url: str | None) -> None:
+    """Run one pass now and print a recap; exit 1 if anything failed.
+
+    When a Steward server is running, the apply goes through it (one reconciler changes
+    containers); otherwise it runs here, with the same planner and executor.
+    """
+    request = {"wait": wait, "timeout": timeout, **({"service": service} if service else {})}
+    server = url or _running_server()
+    if server:
+        body = _apply_remote(server, request)
+    else:
+        body = _apply_local(request)
+    click.echo(json.dumps(body, indent=2) if as_json else body["recap"])
+    sys.exit(0 if body["result"] in ("ok", "changed") else 1)
+
+
+def _running_server() -> str | None:
+    import requests
+
+    config = load_config()
+    url = os.environ.get("STEWARD_URL") or f"http://{config['HOST']}:{config['PORT']}"
+    try:
+        answer = requests.get(f"{url}/api/system/desired-state", timeout=1)
+    except requests.RequestException:
+        return None
+    return url if answer.ok and answer.headers.get("Server") == "steward" else None
+
+
+def _apply_remote(url: str, request: dict) -> dict:
+    import requests
+
+    try:
+        answer = requests.post(f"{url}/api/system/apply", json=request,
+                               timeout=request["timeout"] * 2 + 30)
+    except requests.RequestException as err:
+        raise click.ClickException(f"Steward at {url} did not answer: {err}") from None
+    body = answer.json()
+    if not answer.ok:
+        raise click.ClickException(f"Steward at {url}: {body.get('detail', answer.text)}")
+    return body
+
+
+def _apply_local(request: dict) -> dict:
     from app import create_app
+    from app.apply import ApplyBusy, UnknownService, run_apply
 
     app = create_app()
     steward = app.extensions["steward"]
     steward.store.upgrade()
-    result = steward.reconciler.run_pass()
-    steward.shutdown()
-    if result is None:
-        click.echo("another pass is running", err=True)
-        sys.exit(1)
-    _print_result(result)
+    try:
+        if request["wait"]:
+            steward.start_background()  # health checks and events while it waits
+        outcome = run_apply(steward, service=request.get("service"), wait=request["wait"],
+                            timeout=request["timeout"], actor="cli")
+    except (UnknownService, ApplyBusy) as err:
+        raise click.ClickException(str(err)) from None
+    finally:
+        steward.shutdown()
+    return {**outcome.as_dict(), "recap": outcome.render()}
 
 
-def _print_result(result: Any) -> None:
-    if result.load_error:
-        click.echo(f"desired state rejected (last good state kept):\n{result.load_error}",
-                   err=True)
-    if result.engine_error:
-        click.echo(f"{result.engine_error}", err=True)
-        sys.exit(1)
-    click.echo(result.plan.render())
-    for action, error in result.report.failed:
-        click.echo(f"FAILED {action.render()}: {error}", err=True)
-    if result.report.failed or result.load_error:
+@main.command("import-compose")
+@click.argument("compose_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write (default: desired_state/<compose project>.yaml).")
+@click.option("--category", type=click.Choice(["infrastructure", "ai", "monitoring"]),
+              help="Category for every service (default: guessed from the image).")
+def import_compose_command(compose_file: Path, output: Path | None,
+                           category: str | None) -> None:
+    """Write desired-state YAML for the services of a docker-compose file."""
+    from app.compose_import import ComposeError, import_compose
+    from app.desired_state import DesiredStateError, load_directory
+
+    try:
+        imported = import_compose(compose_file, category)
+    except ComposeError as err:
+        raise click.ClickException(str(err)) from None
+    target = output or Path(load_config()["DESIRED_STATE_DIR"]) / \
+        f"{compose_file.resolve().parent.name or 'compose'}.yaml"
+    if target.exists():
+        raise click.ClickException(f"{target} exists; choose another with --output")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(imported.to_yaml(compose_file.name))
+    click.echo(f"wrote {len(imported.services)} service(s) to {target}")
+    for name, notes in imported.notes.items():
+        for note in notes:
+            click.echo(f"  {name}: {note}")
+    try:
+        load_directory(target.parent)
+    except DesiredStateError as err:
+        click.echo("the directory does not validate yet:", err=True)
+        for error in err.errors:
+            click.echo(f"  {error}", err=True)
         sys.exit(1)
 
 

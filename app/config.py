@@ -27,6 +27,12 @@ SETTINGS: dict[str, tuple[str, Any, type]] = {
     "STREAM_SECONDS": ("STEWARD_STREAM_SECONDS", 300.0, float),
     "STREAM_HEARTBEAT": ("STEWARD_STREAM_HEARTBEAT", 15.0, float),
     "SECRET_KEY": ("STEWARD_SECRET_KEY", "", str),
+    "WATCH_INTERVAL": ("STEWARD_WATCH_INTERVAL", 1.0, float),
+    "GIT_URL": ("STEWARD_GIT_URL", "", str),
+    "GIT_BRANCH": ("STEWARD_GIT_BRANCH", "main", str),
+    "GIT_PATH": ("STEWARD_GIT_PATH", "desired_state", str),
+    "GIT_POLL": ("STEWARD_GIT_POLL", 30.0, float),
+    "GIT_CHECKOUT": ("STEWARD_GIT_CHECKOUT", str(ROOT / "instance" / "desired-repo"), str),
     "LOG_LEVEL": ("STEWARD_LOG_LEVEL", "INFO", str),
 }
 

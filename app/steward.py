@@ -1,5 +1,5 @@
 """The running parts of one Steward (store, reconciler, scheduler, health monitor, event
-watcher, the page's live feed), kept on the app.
+watcher, file watcher and git follower, the page's live feed), kept on the app.
 
 Views reach them through `current_steward()`; the background threads start only when
 serving, so tests and CLI commands get the same app without a background thread.
@@ -11,12 +11,14 @@ from typing import Iterable
 
 from flask import current_app
 
+from app.desired_state.follow import FileWatcher, GitFollower, SyncResult
 from app.engine.docker_engine import ContainerEvent
 from app.health.monitor import HealthMonitor
 from app.reconcile.reconciler import Reconciler, utcnow
 from app.reconcile.scheduler import ReconcileScheduler
 from app.reconcile.watcher import EventWatcher
 from app.store.db import Store
+from app.store.source import record_sync
 from app.web.feed import FleetFeed
 
 __all__ = ["Steward", "current_steward", "utcnow"]
@@ -29,6 +31,8 @@ class Steward:
     scheduler: ReconcileScheduler
     health: HealthMonitor
     watcher: EventWatcher
+    files: FileWatcher
+    follower: GitFollower | None = None
     #: The status page's live feed; set by the app factory (`app/web/feed.py`).
     feed: FleetFeed | None = None
 
@@ -37,9 +41,19 @@ class Steward:
         self.health.on_change = lambda service: self.trigger([service])
         self.watcher.on_event = self._on_event
         self.watcher.on_resync = self.trigger
+        self.files.on_change = self.trigger
+        if self.follower is not None:
+            self.follower.on_result = self._on_sync
 
     def start_background(self) -> None:
-        """Start the reconcile job (first pass at once), the monitor, the watcher, the feed."""
+        """Start the reconcile job (first pass at once), the monitor, the watchers, the feed.
+
+        A followed git remote is synced once first, so the first pass has files to load.
+        """
+        if self.follower is not None:
+            self._on_sync(self.follower.sync())
+            self.follower.start()
+        self.files.start()
         self.scheduler.start()
         self.health.start()
         self.watcher.start()
@@ -49,6 +63,13 @@ class Steward:
     def trigger(self, only: Iterable[str] | None = None) -> None:
         """Ask for a pass now; without the scheduler (CLI, tests) the next explicit pass acts."""
         self.scheduler.trigger(only)
+
+    def _on_sync(self, result: SyncResult) -> None:
+        with self.store.session() as session:
+            record_sync(session, remote=self.follower.url, branch=self.follower.branch,
+                        result=result, now=utcnow())
+        if result.moved:
+            self.trigger()
 
     def _on_event(self, event: ContainerEvent) -> None:
         self.reconciler.forget_container(event.container_id)
@@ -62,6 +83,9 @@ class Steward:
     def shutdown(self) -> None:
         """Stop Steward's own threads; the managed containers keep running."""
         self.end_streams()
+        if self.follower is not None:
+            self.follower.stop()
+        self.files.stop()
         self.watcher.stop()
         self.health.stop()
         self.reconciler.close()

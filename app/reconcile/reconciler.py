@@ -30,6 +30,8 @@ from app.reconcile.executor import ExecutionReport, execute
 from app.reconcile.plan import drifted_fields, plan, primary_containers, with_dependents
 from app.reconcile.views import RuntimeView
 from app.store.db import Store
+from app.reconcile.recap import summarize
+from app.store.applies import record_apply
 from app.store.pauses import pauses_by_service
 from app.store.runtime import (
     consume_pending, record_observations, record_waits, runtime_rows, set_engine_status, to_view,
@@ -52,6 +54,10 @@ class PassResult:
     report: ExecutionReport | None = None
     engine_error: str | None = None
     load_error: str | None = None
+    desired: DesiredState | None = None
+    observed: tuple[ObservedContainer, ...] = ()
+    planned: frozenset[str] = frozenset()
+    started_at: datetime | None = None
 
 
 class Reconciler:
@@ -80,6 +86,8 @@ class Reconciler:
         self._stale_lock = threading.Lock()
         self._closed = False
         self.last_result: PassResult | None = None
+        #: The containers of the latest observation, for plans the API makes without Docker.
+        self.last_observed: tuple[ObservedContainer, ...] | None = None
 
     def run_pass(self, only: Iterable[str] | None = None) -> PassResult | None:
         """Run passes until no further one was requested; None if another thread runs them.
@@ -88,6 +96,9 @@ class Reconciler:
         fleet. Requests that come in while a pass runs are merged into the next one.
         """
         self._request(only)
+        return self._drain()
+
+    def _drain(self) -> PassResult | None:
         while self._has_request() and not self._closed:
             if not self._lock.acquire(blocking=False):
                 return None
@@ -158,7 +169,28 @@ class Reconciler:
         self._loaded_digest = digest
         return self._load_error
 
+    def apply(self, only: Iterable[str] | None = None, *, actor: str,
+              timeout: float = 600) -> PassResult | None:
+        """Run one pass now, after the running one if any, and record it as an apply.
+
+        For `steward apply` and `POST /api/system/apply`: the same pass as every other,
+        only its result goes back to the caller. None if the running pass did not end
+        within `timeout`.
+        """
+        if not self._lock.acquire(timeout=timeout):
+            return None
+        try:
+            result = self._guarded_pass(None if only is None else frozenset(only))
+            if result is not None:
+                self.last_result = result
+                self._record_apply(result, actor, only)
+        finally:
+            self._lock.release()
+        self._drain()  # serve the requests that came in meanwhile
+        return result
+
     def _pass(self, only: frozenset[str] | None) -> PassResult:
+        started = self.clock()
         load_error = self.load_desired()
         with self.store.reader() as session:
             desired = stored_desired_state(session)
@@ -188,7 +220,18 @@ class Reconciler:
                 consume_pending(session, {n: views[n] for n in planned if n in views})
                 record_waits(session, the_plan, planned, self.clock())
         self._schedule_wakeups(the_plan, {n: views[n] for n in planned if n in views})
-        return PassResult(plan=the_plan, report=report, load_error=load_error)
+        result = PassResult(plan=the_plan, report=report, load_error=load_error, desired=desired,
+                            observed=tuple(observed), planned=frozenset(planned),
+                            started_at=started)
+        if the_plan.writes_docker and report.done:
+            self._record_apply(result, "reconciler", only)
+        return result
+
+    def _record_apply(self, result: PassResult, actor: str, only: Iterable[str] | None) -> None:
+        with self.store.session() as session:
+            record_apply(session, summarize(result), actor=actor,
+                         scope=",".join(sorted(only)) if only else None,
+                         started_at=result.started_at or self.clock(), finished_at=self.clock())
 
     def _schedule_wakeups(self, the_plan: Plan, views: Mapping[str, RuntimeView]) -> None:
         """A pass when each wait ends, and when a healed service will have been stable."""
@@ -224,11 +267,13 @@ class Reconciler:
             pauses = pauses_by_service(session, now)
             views = {name: to_view(row, pauses.get(name)) for name, row in rows.items()}
         self.health.watch(_probe_targets(desired, primaries, views))
+        self.last_observed = tuple(observed)
         return observed, views
 
     def _engine_down(self, error: str, load_error: str | None, the_plan: Plan | None = None
                      ) -> PassResult:
         log.warning("%s; retrying in %ss", error, ENGINE_RETRY.total_seconds())
+        self.last_observed = None
         with self.store.session() as session:
             set_engine_status(session, reachable=False, detail=error, now=self.clock())
         with self._stale_lock:

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from app.desired_state.spec import CATEGORIES
 from app.overview import ServiceOverview, by_category, list_services
+from app.pending import NotObserved, pending_plan
+
+if TYPE_CHECKING:
+    from app.steward import Steward
 from app.store.runtime import engine_status
 from app.store.sync import last_load
 
@@ -30,18 +35,33 @@ class Fleet:
     banners: tuple[Banner, ...]
     state_digest: str | None
     state_loaded_at: datetime | None
+    state_revision: str | None = None
+    state_dirty: bool | None = None
+    #: What a pass would change now (one line each), from the latest observation.
+    pending: tuple[str, ...] = ()
 
     def by_category(self) -> list[tuple[str, list[ServiceOverview]]]:
         return [(c, [s for s in self.services if s.category == c]) for c in CATEGORIES]
 
 
-def read_fleet(session: Session, now: datetime) -> Fleet:
+def read_fleet(session: Session, now: datetime, pending: tuple[str, ...] = ()) -> Fleet:
     services = list_services(session, now)
     good, newest = last_load(session, ok=True), last_load(session)
     return Fleet(services=tuple(services), summary=by_category(services),
                  banners=tuple(_banners(session, services, good, newest)),
                  state_digest=good.digest if good else None,
-                 state_loaded_at=good.at if good else None)
+                 state_loaded_at=good.at if good else None,
+                 state_revision=good.revision if good else None,
+                 state_dirty=good.dirty if good else None, pending=pending)
+
+
+def pending_lines(steward: Steward) -> tuple[str, ...]:
+    """The steps of the pending plan that would change something, one line each."""
+    try:
+        the_report = pending_plan(steward)
+    except NotObserved:
+        return ()
+    return tuple(s.render().splitlines()[0] for s in the_report.steps if s.changes_something)
 
 
 def _banners(session: Session, services: list[ServiceOverview], good, newest) -> list[Banner]:
@@ -53,7 +73,9 @@ def _banners(session: Session, services: list[ServiceOverview], good, newest) ->
             "Steward keeps serving what it last saw and retries on its own; actions wait "
             "until the engine answers again.")))
     if newest is not None and not newest.ok:
-        kept = f"the last good state ({good.digest[:12]}, loaded {_iso(good.at)}) stays " \
+        revision = f"revision {good.revision[:12]}" if good and good.revision else \
+            f"digest {good.digest[:12]}" if good else ""
+        kept = f"the last good state ({revision}, loaded {_iso(good.at)}) stays " \
                "in force" if good else "no valid desired state has been loaded yet"
         banners.append(Banner("desired-state", f"Desired-state files are invalid; {kept}",
                               tuple((newest.error or "").splitlines())))

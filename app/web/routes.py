@@ -19,7 +19,7 @@ from app.store.models import RuntimeState, ServiceRecord
 from app.overview import get_service
 from app.web import csrf
 from app.web.feed import FleetFeed
-from app.web.fleet import read_fleet
+from app.web.fleet import pending_lines, read_fleet
 from app.web.format import spec_yaml
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
@@ -53,8 +53,9 @@ def page_globals() -> dict:
 @bp.get("/")
 def index() -> str:
     position = feed().position()  # before the read: a change in between is sent again
-    with current_steward().store.reader() as session:
-        fleet = read_fleet(session, utcnow())
+    steward = current_steward()
+    with steward.store.reader() as session:
+        fleet = read_fleet(session, utcnow(), pending_lines(steward))
     return render_template("index.html", fleet=fleet, version=position)
 
 
@@ -69,7 +70,7 @@ def service_page(name: str) -> str | tuple[str, int]:
         record = session.get(ServiceRecord, name)
         runtime = session.get(RuntimeState, name)
         events = recent_events(session, service=name, limit=50)
-        fleet = read_fleet(session, utcnow())
+        fleet = read_fleet(session, utcnow(), pending_lines(steward))
     return render_template("service.html", service=service, fleet=fleet, events=events,
                            spec_text=spec_yaml(record.spec), drift=runtime.drift or [],
                            logs=_log_tail(runtime.container_id), version=position)

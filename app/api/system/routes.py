@@ -1,41 +1,78 @@
-"""System endpoints beyond the contract: the desired state in force and its last load error."""
+"""System endpoints beyond the contract: the desired state in force with its revision and
+the history of applies, the pending plan, and apply."""
 from __future__ import annotations
 
-import marshmallow as ma
 from flask.views import MethodView
+from flask_smorest import abort
 
-from app.extensions import Blueprint, Schema, UTCTimestamp
+from app.api.system.schemas import (
+    ApplyRequestSchema, ApplyResultSchema, DesiredStateSchema, PlanSchema,
+)
+from app.apply import ApplyBusy, UnknownService, run_apply
+from app.extensions import Blueprint
+from app.pending import NotObserved, pending_plan
 from app.steward import current_steward
+from app.store.applies import recent_applies
+from app.store.models import SourceStatus
+from app.store.runtime import engine_status
 from app.store.sync import last_load
 
 blp = Blueprint("system", __name__, url_prefix="/api/system",
-                description="Steward itself: the desired state it enforces.")
-
-
-class DesiredStateSchema(Schema):
-    digest = ma.fields.String(allow_none=True,
-                              metadata={"description": "Hash of the files in force"})
-    loaded_at = UTCTimestamp(allow_none=True, metadata={"description": "When they were loaded"})
-    services = ma.fields.Integer(required=True, metadata={"description": "Services in force"})
-    prune = ma.fields.Boolean(required=True)
-    last_error = ma.fields.String(allow_none=True, metadata={
-        "description": "Why the newest edit was rejected (file:line: field: message), if it was"})
-    last_error_at = UTCTimestamp(allow_none=True)
+                description="Steward itself: the desired state it enforces, plan and apply.")
 
 
 @blp.route("/desired-state")
 class DesiredStateView(MethodView):
     @blp.response(200, DesiredStateSchema)
     def get(self) -> dict:
-        """Show the desired state in force and the last load error"""
+        """Show the desired state in force, its revision, the last load error and applies"""
         with current_steward().store.reader() as session:
             good, newest = last_load(session, ok=True), last_load(session)
-        failed = newest if newest is not None and not newest.ok else None
-        return {
-            "digest": good.digest if good else None,
-            "loaded_at": good.at if good else None,
-            "services": good.services if good else 0,
-            "prune": bool(good and good.prune),
-            "last_error": failed.error if failed else None,
-            "last_error_at": failed.at if failed else None,
-        }
+            failed = newest if newest is not None and not newest.ok else None
+            return {
+                "digest": good.digest if good else None,
+                "loaded_at": good.at if good else None,
+                "revision": good.revision if good else None,
+                "dirty": good.dirty if good else None,
+                "services": good.services if good else 0,
+                "prune": bool(good and good.prune),
+                "last_error": failed.error if failed else None,
+                "last_error_at": failed.at if failed else None,
+                "last_error_revision": failed.revision if failed else None,
+                "source": session.get(SourceStatus, 1),
+                "applies": recent_applies(session, limit=20),
+            }
+
+
+@blp.route("/plan")
+class PlanView(MethodView):
+    @blp.response(200, PlanSchema)
+    @blp.alt_response(503, description="Steward has not seen Docker yet")
+    def get(self) -> dict:
+        """What a pass would change now, and why, with field-by-field diffs"""
+        try:
+            return pending_plan(current_steward()).as_dict()
+        except NotObserved as err:
+            abort(503, message=str(err))
+
+
+@blp.route("/apply", methods=["POST"])
+@blp.arguments(ApplyRequestSchema)
+@blp.response(200, ApplyResultSchema)
+@blp.alt_response(404, description="Service not found")
+@blp.alt_response(503, description="Docker unreachable, or a pass still running")
+def apply(args: dict) -> dict:
+    """Run one pass now and answer with its recap (optionally after waiting for health)"""
+    steward = current_steward()
+    with steward.store.reader() as session:
+        status = engine_status(session)
+        if status is not None and not status.reachable:
+            abort(503, message=f"Container orchestrator not available: {status.detail}")
+    try:
+        outcome = run_apply(steward, service=args.get("service"), wait=args["wait"],
+                            timeout=args["timeout"], actor="api")
+    except UnknownService as err:
+        abort(404, message=str(err))
+    except ApplyBusy as err:
+        abort(503, message=str(err))
+    return {**outcome.as_dict(), "recap": outcome.render()}

@@ -1,0 +1,90 @@
+"""Apply: one pass now, its recap, and optionally a wait until what changed is healthy.
+
+`steward apply` (in-process when no server runs) and `POST /api/system/apply` both come here;
+the pass itself is the reconciler's, the same planner and executor as every scheduled pass.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from app.errors import PermanentError
+from app.overview import get_service
+from app.reconcile.recap import Recap, ServiceOutcome, summarize
+from app.steward import Steward, utcnow
+from app.store.models import ServiceRecord
+
+
+class ApplyBusy(PermanentError):
+    """The running pass did not end in time for this apply to start."""
+
+
+class UnknownService(PermanentError):
+    pass
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    recap: Recap
+    waited: dict[str, str] = field(default_factory=dict)  # service -> status when done
+    wait_seconds: float | None = None
+
+    @property
+    def not_healthy(self) -> list[str]:
+        return sorted(name for name, status in self.waited.items() if status != "running")
+
+    @property
+    def result(self) -> str:
+        return "failed" if self.not_healthy else self.recap.result
+
+    def render(self) -> str:
+        lines = [self.recap.render()]
+        if self.wait_seconds is not None:
+            if self.not_healthy:
+                lines.append(f"WAIT: not healthy after {self.wait_seconds:g}s: " + ", ".join(
+                    f"{n} ({self.waited[n]})" for n in self.not_healthy))
+            else:
+                lines.append(f"WAIT: {len(self.waited)} service(s) healthy")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {"result": self.result, "counts": self.recap.counts(),
+                "services": [vars(s) for s in self.recap.services],
+                "errors": list(self.recap.errors), "waited": self.waited,
+                "not_healthy": self.not_healthy}
+
+
+def run_apply(steward: Steward, *, service: str | None = None, wait: bool = False,
+              timeout: float = 120.0, actor: str) -> ApplyOutcome:
+    """One pass (of `service` and its dependents, or everything); with `wait`, then wait up
+    to `timeout` seconds until every service it changed or left waiting is running."""
+    if service is not None:
+        with steward.store.reader() as session:
+            if session.get(ServiceRecord, service) is None:
+                raise UnknownService(f"Service '{service}' not found")
+    result = steward.reconciler.apply(None if service is None else [service], actor=actor,
+                                      timeout=timeout)
+    if result is None:
+        raise ApplyBusy(f"a pass is still running after {timeout:g}s; try again")
+    recap = summarize(result)
+    if not wait:
+        return ApplyOutcome(recap)
+    names = [s.service for s in recap.services if _awaited(s)]
+    return ApplyOutcome(recap, _wait_running(steward, names, timeout), timeout)
+
+
+def _awaited(outcome: ServiceOutcome) -> bool:
+    return outcome.outcome == "changed" or (outcome.outcome == "skipped"
+                                            and outcome.detail.startswith("waiting for"))
+
+
+def _wait_running(steward: Steward, names: list[str], timeout: float) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        with steward.store.reader() as session:
+            statuses = {n: (s.status if (s := get_service(session, n, utcnow())) else "gone")
+                        for n in names}
+        done = all(status in ("running", "disabled", "gone") for status in statuses.values())
+        if done or time.monotonic() >= deadline:
+            return statuses
+        time.sleep(0.25)

@@ -1,0 +1,84 @@
+"""The changes a pass would make now, computed without Docker: the desired state and runtime
+state from the store, the containers from the reconciler's latest observation.
+
+`GET /api/system/plan` and the status page show this; `steward plan` makes the same report
+from the files on disk and a fresh look at Docker.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.desired_state import load_directory
+from app.engine.docker_engine import DockerEngine
+from app.errors import PermanentError
+from app.reconcile.plan import plan
+from app.reconcile.report import PlanReport, report
+from app.reconcile.views import RuntimeView
+from app.reconcile.reconciler import utcnow
+from app.store.db import Store
+from app.store.pauses import pauses_by_service
+from app.store.runtime import runtime_rows, to_view
+from app.store.sync import stored_desired_state
+
+
+if TYPE_CHECKING:
+    from app.steward import Steward
+
+
+class NotObserved(PermanentError):
+    """Steward has not seen Docker yet (just started, or the engine is unreachable)."""
+
+
+def pending_plan(steward: Steward) -> PlanReport:
+    observed = steward.reconciler.last_observed
+    if observed is None:
+        raise NotObserved("Steward has not been able to look at Docker yet (starting, or the "
+                          "engine is unreachable); try again shortly")
+    now = utcnow()
+    with steward.store.reader() as session:
+        desired = stored_desired_state(session)
+        pauses = pauses_by_service(session, now)
+        views = {n: to_view(r, pauses.get(n)) for n, r in runtime_rows(session).items()}
+    the_plan = plan(desired, observed, views, now,
+                    stable_period=steward.reconciler.stable_period)
+    return report(the_plan, desired, observed)
+
+
+def check_plan(desired_dir: Path, config: Mapping[str, Any]) -> PlanReport:
+    """Check mode: what a pass would do for the files in `desired_dir` as they are now.
+
+    Changes nothing: the files are validated (DesiredStateError), Docker is listed
+    (EngineUnavailable), and the store, if there is one, is only read.
+    """
+    desired = load_directory(desired_dir)
+    engine = DockerEngine(instance=config["INSTANCE"], timeout=config["DOCKER_TIMEOUT"])
+    try:
+        observed = engine.observe()
+    finally:
+        engine.close()
+    now = utcnow()
+    the_plan = plan(desired, observed, _stored_views(config["DATABASE_URL"], now), now,
+                    stable_period=config["STABLE_PERIOD"])
+    return report(the_plan, desired, observed)
+
+
+def _stored_views(url: str, now: datetime) -> dict[str, RuntimeView]:
+    """Runtime state from the store without creating or migrating anything; none if absent."""
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).is_file():
+        return {}
+    store = Store(url)
+    try:
+        if not inspect(store.engine).has_table("runtime_state"):
+            return {}
+        with store.reader() as session:
+            pauses = pauses_by_service(session, now)
+            return {n: to_view(r, pauses.get(n)) for n, r in runtime_rows(session).items()}
+    except SQLAlchemyError:
+        return {}
+    finally:
+        store.dispose()

@@ -1,0 +1,111 @@
+"""Field-by-field differences between the spec a container was made from and the desired one.
+
+Pure: both sides are the JSON-able container fields (`ServiceSpec.container_fields()`, and
+the `io.steward.spec` label of the container). Values that look secret are never shown.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from app.desired_state import secrets
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    old: str | None  # None: not set before
+    new: str | None  # None: not set any more
+
+    def render(self) -> str:
+        if self.old is None:
+            return f"+ {self.field}: {self.new}"
+        if self.new is None:
+            return f"- {self.field}: {self.old}"
+        return f"~ {self.field}: {self.old} -> {self.new}"
+
+
+def spec_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any],
+                 fields: tuple[str, ...]) -> list[Change]:
+    """The changes in `fields` (the drifted ones); `old` None means the container predates
+    the spec label, so only the new values can be shown."""
+    changes: list[Change] = []
+    for field in fields:
+        before = old.get(field) if old is not None else _UNKNOWN
+        after = new.get(field)
+        if field == "environment":
+            changes += _mapping_changes("environment", before, after, secret_names=True)
+        elif field == "files":
+            changes += _mapping_changes("files", before, after, secret_names=False,
+                                        describe=lambda digest: f"content {digest[:12]}")
+        elif field in ("ports", "volumes"):
+            changes += _list_changes(field, before, after)
+        else:
+            changes.append(Change(field, _show(field, before), _show(field, after)))
+    return [c for c in changes if c.old != c.new]
+
+
+class _Unknown:
+    """The container predates the spec label: what it was made from is not known."""
+
+
+_UNKNOWN = _Unknown()
+
+
+def _show(field: str, value: Any) -> str | None:
+    if isinstance(value, _Unknown):
+        return "(unknown)"
+    if value in (None, (), []):
+        return None
+    if field == "command":
+        return shlex.join(secrets.shown_argument(str(a)) for a in value)
+    if field == "healthcheck":
+        command = value.get("command") or ()
+        return (f"{shlex.join(secrets.shown_argument(str(a)) for a in command)} "
+                f"every {value.get('interval'):g}s, timeout {value.get('timeout'):g}s, "
+                f"{value.get('retries')} retries")
+    if field == "resources":
+        parts = [f"memory={value['memory_bytes']}" if value.get("memory_bytes") else "",
+                 f"cpus={value['cpus']:g}" if value.get("cpus") else ""]
+        return " ".join(p for p in parts if p) or None
+    return str(value)
+
+
+def _mapping_changes(field: str, before: Any, after: Any, *, secret_names: bool,
+                     describe: Any = str) -> list[Change]:
+    old = {} if isinstance(before, _Unknown) else dict(before or ())
+    new = dict(after or ())
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        hidden = secret_names and secrets.is_secret(key)
+
+        def show(value: Any) -> str | None:
+            if value is None:
+                return None
+            return "(sensitive)" if hidden else secrets.without_credentials(describe(value))
+
+        was = "(unknown)" if isinstance(before, _Unknown) else show(old.get(key))
+        now = show(new.get(key))
+        if old.get(key) != new.get(key) or isinstance(before, _Unknown):
+            if hidden and old.get(key) != new.get(key) and was == now:
+                was, now = "(sensitive)", "(sensitive, changed)"
+            changes.append(Change(f"{field}.{key}", was, now))
+    return changes
+
+
+def _list_changes(field: str, before: Any, after: Any) -> list[Change]:
+    new = [_item(field, v) for v in after or ()]
+    if isinstance(before, _Unknown):
+        return [Change(field, "(unknown)", ", ".join(new) or None)]
+    old = [_item(field, v) for v in before or ()]
+    return [Change(field, None, item) for item in new if item not in old] + \
+        [Change(field, item, None) for item in old if item not in new]
+
+
+def _item(field: str, value: Mapping[str, Any]) -> str:
+    if field == "ports":
+        return f"{value['host_ip']}:{value['host_port']}->{value['container_port']}/" \
+               f"{value['protocol']}"
+    mode = ":ro" if value.get("read_only") else ""
+    return f"{value['source']}:{value['target']}{mode}"

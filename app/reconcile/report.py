@@ -1,0 +1,100 @@
+"""A plan told for people and for machines: what a pass would do to each service, and why,
+with the field-by-field diff of every recreate (check mode and diff, as Ansible and
+Terraform show them). Pure: built from the plan, the desired state and the observation.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Sequence
+
+from app.desired_state.spec import DesiredState
+from app.engine.observed import ObservedContainer
+from app.reconcile.actions import Action, Kind, Plan, Waiting
+from app.reconcile.diff import Change, spec_changes
+from app.reconcile.plan import primary_containers
+
+#: What each kind of step looks like in the text, and which group it counts in.
+_SYMBOLS = {Kind.CREATE: "+", Kind.RECREATE: "~", Kind.START: ">", Kind.RESTART: ">",
+            Kind.STOP: "|", Kind.REMOVE_DUPLICATE: "-", Kind.REMOVE_ORPHAN: "-",
+            Kind.DISABLE: "!", Kind.FLAPPING: "!", Kind.RESET_FAILURES: " ",
+            Kind.REPORT_ORPHAN: "?", Kind.WAIT: " "}
+_GROUPS = {Kind.CREATE: "create", Kind.RECREATE: "recreate", Kind.START: "start",
+           Kind.RESTART: "restart", Kind.STOP: "stop", Kind.REMOVE_DUPLICATE: "remove",
+           Kind.REMOVE_ORPHAN: "remove", Kind.DISABLE: "disable"}
+
+
+@dataclass(frozen=True)
+class Step:
+    service: str
+    action: str
+    reason: str
+    symbol: str
+    changes: tuple[Change, ...] = ()
+    until: datetime | None = None
+    container_id: str | None = None
+
+    @property
+    def changes_something(self) -> bool:
+        return self.action in _GROUPS.values()
+
+    def render(self) -> str:
+        head = f"{self.symbol} {self.action} {self.service}: {self.reason}"
+        if self.until:
+            head += f" (until {self.until.strftime('%Y-%m-%dT%H:%M:%SZ')})"
+        return "\n".join([head, *(f"    {c.render()}" for c in self.changes)])
+
+
+@dataclass(frozen=True)
+class PlanReport:
+    steps: tuple[Step, ...]
+    unchanged: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def changes(self) -> bool:
+        return any(s.changes_something for s in self.steps)
+
+    def counts(self) -> dict[str, int]:
+        counts = {group: 0 for group in dict.fromkeys(_GROUPS.values())}
+        for step in self.steps:
+            if step.action in counts:
+                counts[step.action] += 1
+        return {**counts, "unchanged": len(self.unchanged)}
+
+    def render(self) -> str:
+        lines = [s.render() for s in self.steps]
+        counts = self.counts()
+        summary = ", ".join(f"{n} to {group}" for group, n in counts.items()
+                            if n and group != "unchanged")
+        lines.append(f"Plan: {summary or 'no changes'}; {counts['unchanged']} unchanged.")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {"changes": self.changes, "counts": self.counts(),
+                "steps": [{**asdict(s), "changes": [asdict(c) for c in s.changes]}
+                          for s in self.steps],
+                "unchanged": list(self.unchanged)}
+
+
+def report(the_plan: Plan, desired: DesiredState,
+           observed: Sequence[ObservedContainer]) -> PlanReport:
+    primaries = primary_containers(desired, observed)
+    steps = tuple(_step(a, desired, primaries) for a in the_plan.actions)
+    planned = {a.service for a in the_plan.actions}
+    return PlanReport(steps, tuple(sorted(set(desired.services) - planned)))
+
+
+def _step(action: Action, desired: DesiredState,
+          primaries: dict[str, ObservedContainer | None]) -> Step:
+    container = primaries.get(action.service)
+    if action.kind is Kind.WAIT and action.waiting_for is Waiting.DEPENDENCY \
+            and container is None:
+        waits_for = action.cause.removeprefix("waiting for dependency ")
+        return Step(action.service, "create", f"no container; waits for {waits_for}", "+")
+    changes: tuple[Change, ...] = ()
+    if action.kind is Kind.RECREATE and container is not None:
+        spec = desired.services[action.service]
+        changes = tuple(spec_changes(container.applied, spec.container_fields(), action.drift))
+    return Step(action.service, _GROUPS.get(action.kind, action.kind.value), action.describe()
+                if action.kind is not Kind.WAIT else action.cause, _SYMBOLS[action.kind],
+                changes, action.until, action.container_id)
