@@ -54,10 +54,10 @@ class ApplyOutcome:
                 "not_healthy": self.not_healthy}
 
 
-def run_apply(steward: Steward, *, service: str | None = None, wait: bool = False,
-              timeout: float = 120.0, actor: str) -> ApplyOutcome:
-    """One pass (of `service` and its dependents, or everything); with `wait`, then wait up
-    to `timeout` seconds until every service it changed or left waiting is running."""
+def run_apply(steward: Steward, *, service: str | None = None, timeout: float = 120.0,
+              actor: str) -> ApplyOutcome:
+    """One pass (of `service` and its dependents, or everything), waiting up to `timeout`
+    seconds for a running pass to end first."""
     if service is not None:
         with steward.store.reader() as session:
             if session.get(ServiceRecord, service) is None:
@@ -66,11 +66,14 @@ def run_apply(steward: Steward, *, service: str | None = None, wait: bool = Fals
                                       timeout=timeout)
     if result is None:
         raise ApplyBusy(f"a pass is still running after {timeout:g}s; try again")
-    recap = summarize(result)
-    if not wait:
-        return ApplyOutcome(recap)
-    names = [s.service for s in recap.services if _awaited(s)]
-    return ApplyOutcome(recap, _wait_running(steward, names, timeout), timeout)
+    return ApplyOutcome(summarize(result))
+
+
+def await_health(steward: Steward, outcome: ApplyOutcome, timeout: float) -> ApplyOutcome:
+    """Wait up to `timeout` seconds until every service the apply changed, or left waiting
+    for a dependency, is running (health checks and passes must be running meanwhile)."""
+    names = [s.service for s in outcome.recap.services if _awaited(s)]
+    return ApplyOutcome(outcome.recap, _wait_running(steward, names, timeout), timeout)
 
 
 def _awaited(outcome: ServiceOutcome) -> bool:

@@ -159,16 +159,17 @@ def _apply_remote(url: str, request: dict) -> dict:
 
 def _apply_local(request: dict) -> dict:
     from app import create_app
-    from app.apply import ApplyBusy, UnknownService, run_apply
+    from app.apply import ApplyBusy, UnknownService, await_health, run_apply
 
     app = create_app()
     steward = app.extensions["steward"]
     steward.store.upgrade()
     try:
-        if request["wait"]:
-            steward.start_background()  # health checks and events while it waits
-        outcome = run_apply(steward, service=request.get("service"), wait=request["wait"],
+        outcome = run_apply(steward, service=request.get("service"),
                             timeout=request["timeout"], actor="cli")
+        if request["wait"]:
+            steward.start_background()  # health checks, events and passes while it waits
+            outcome = await_health(steward, outcome, request["timeout"])
     except (UnknownService, ApplyBusy) as err:
         raise click.ClickException(str(err)) from None
     finally:

@@ -54,7 +54,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
 fi
 
 if $with_tests; then
-  apt_install busybox-static curl postgresql iproute2 chromium || exit 1
+  apt_install busybox-static curl postgresql iproute2 chromium git || exit 1
 else
   apt_install busybox-static || fail_or_warn "without busybox-static the demo image cannot be built"
 fi

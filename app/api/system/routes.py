@@ -8,7 +8,7 @@ from flask_smorest import abort
 from app.api.system.schemas import (
     ApplyRequestSchema, ApplyResultSchema, DesiredStateSchema, PlanSchema,
 )
-from app.apply import ApplyBusy, UnknownService, run_apply
+from app.apply import ApplyBusy, UnknownService, await_health, run_apply
 from app.extensions import Blueprint
 from app.pending import NotObserved, pending_plan
 from app.steward import current_steward
@@ -69,10 +69,12 @@ def apply(args: dict) -> dict:
         if status is not None and not status.reachable:
             abort(503, message=f"Container orchestrator not available: {status.detail}")
     try:
-        outcome = run_apply(steward, service=args.get("service"), wait=args["wait"],
-                            timeout=args["timeout"], actor="api")
+        outcome = run_apply(steward, service=args.get("service"), timeout=args["timeout"],
+                            actor="api")
     except UnknownService as err:
         abort(404, message=str(err))
     except ApplyBusy as err:
         abort(503, message=str(err))
+    if args["wait"]:
+        outcome = await_health(steward, outcome, args["timeout"])
     return {**outcome.as_dict(), "recap": outcome.render()}
