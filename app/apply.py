@@ -90,4 +90,4 @@ def _wait_running(steward: Steward, names: list[str], timeout: float) -> dict[st
         done = all(status in ("running", "disabled", "gone") for status in statuses.values())
         if done or time.monotonic() >= deadline:
             return statuses
-        time.sleep(0.25)
+        time.sleep(0.1)

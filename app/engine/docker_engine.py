@@ -10,8 +10,9 @@ import contextlib
 import json
 import logging
 import re
-from datetime import datetime
+import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import docker
@@ -57,6 +58,7 @@ class DockerEngine:
         self.base_url = base_url
         self.timeout = timeout
         self._client: docker.DockerClient | None = None
+        self._connecting = threading.Lock()
         self._event_streams: list[Any] = []
 
     # -- reads -------------------------------------------------------------------------------
@@ -232,9 +234,10 @@ class DockerEngine:
     # -- plumbing ----------------------------------------------------------------------------
 
     def _client_or_raise(self) -> docker.DockerClient:
-        if self._client is None:
-            self._client = self._connect(timeout=self.timeout)
-        return self._client
+        with self._connecting:  # the executor calls from several threads at once
+            if self._client is None:
+                self._client = self._connect(timeout=self.timeout)
+            return self._client
 
     def _connect(self, timeout: float | None) -> docker.DockerClient:
         """A new, pinged client; `timeout=None` waits on reads for ever (event streams)."""

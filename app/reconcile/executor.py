@@ -1,26 +1,31 @@
 """The executor: carry out a Plan on the engine and record each result in the store.
 
-It makes no decisions. Actions run in the plan's order (dependency order); one service's
-failure is recorded and the next action goes on. Only an unreachable engine stops the run,
-since every further call would fail the same way. An action is skipped when an operator
+It makes no decisions. Actions run in the plan's order (dependency order), in waves of
+independent actions carried out together; one service's failure is recorded and the others
+go on. Only an unreachable engine stops the run, since every further call would fail the
+same way. An action is skipped when an operator
 acted on its service after the plan was made; the pass that request triggered re-plans.
 """
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Mapping
 
-from app.desired_state.spec import ServiceSpec
+from app.desired_state.spec import CATEGORIES, ServiceSpec
 from app.engine.docker_engine import DockerEngine
-from app.errors import ActionFailed
+from app.errors import ActionFailed, EngineUnavailable
 from app.reconcile.actions import Action, Kind, Plan
 from app.reconcile.views import RuntimeView
 from app.store.db import Store
 from app.store.runtime import is_current, record_action, record_action_error
 
 log = logging.getLogger(__name__)
+
+#: Engine calls one pass makes at once (creating 50 containers one by one is slow).
+WORKERS = 8
 
 
 @dataclass
@@ -77,34 +82,77 @@ _STEPS: Mapping[Kind, Callable[..., str | None]] = {
 
 def execute(plan: Plan, *, engine: DockerEngine, store: Store,
             specs: Mapping[str, ServiceSpec], runtime: Mapping[str, RuntimeView],
-            now: Callable[[], datetime], reported: set[str]) -> ExecutionReport:
+            now: Callable[[], datetime], reported: set[str],
+            workers: int = WORKERS) -> ExecutionReport:
     """Apply each action; EngineUnavailable propagates to the caller after recording progress.
 
-    `runtime` is what the plan was made from; `reported` holds the orphan container ids
-    already reported, so each orphan is reported once per process, not once per pass.
+    Actions run in waves (see `waves`): one wave after the other, the actions of a wave at
+    the same time, up to `workers` at once, since creating or starting a container is
+    mostly waiting on the engine. `runtime` is what the plan was made from; `reported`
+    holds the orphan container ids already reported, so each orphan is reported once per
+    process, not once per pass.
     """
     report = ExecutionReport()
-    for action in plan.actions:
-        if action.kind is Kind.WAIT or (action.kind is Kind.REPORT_ORPHAN
-                                        and action.container_id in reported):
-            continue
-        seen = runtime[action.service].request_version if action.service in runtime else None
-        with store.session() as session:
-            if not is_current(session, action.service, seen):
-                log.info("skipping %s: an operator acted since the plan", action.render())
+    todo = [a for a in plan.actions if a.kind is not Kind.WAIT
+            and not (a.kind is Kind.REPORT_ORPHAN and a.container_id in reported)]
+    for wave in waves(todo, specs):
+        with ThreadPoolExecutor(max_workers=min(workers, len(wave)),
+                                thread_name_prefix="steward-exec") as pool:
+            outcomes = list(pool.map(lambda a: _run(a, engine, store, specs, runtime, now),
+                                     wave))
+        unreachable = None
+        for action, (outcome, detail) in zip(wave, outcomes):
+            if outcome == "done":
+                report.done.append(action)
+                if action.kind is Kind.REPORT_ORPHAN:
+                    reported.add(action.container_id or "")
+            elif outcome == "failed":
+                report.failed.append((action, detail))
+            elif outcome == "skipped":
                 report.skipped.append(action)
-                continue
-        try:
-            container_id = _STEPS[action.kind](engine, action, specs.get(action.service))
-        except ActionFailed as err:
-            log.warning("%s failed: %s", action.render(), err)
-            report.failed.append((action, str(err)))
-            with store.session() as session:
-                record_action_error(session, action, str(err), now())
-            continue
-        if action.kind is Kind.REPORT_ORPHAN:
-            reported.add(action.container_id or "")
-        report.done.append(action)
-        with store.session() as session:
-            record_action(session, action, now(), container_id=container_id, seen_version=seen)
+            else:
+                unreachable = unreachable or detail
+        if unreachable is not None:
+            raise EngineUnavailable(unreachable)
     return report
+
+
+def waves(actions: list[Action], specs: Mapping[str, ServiceSpec]) -> list[list[Action]]:
+    """Consecutive actions of the plan (already in dependency order) that may run together:
+    a new wave starts with each category tier, and with any service that depends on one in
+    the current wave. Orphans and duplicates go with the tier they appear in."""
+    rank = {c: i for i, c in enumerate(CATEGORIES)}
+    result: list[list[Action]] = []
+    tier, members = None, set()
+    for action in actions:
+        spec = specs.get(action.service)
+        action_tier = rank.get(spec.category, -1) if spec else -1
+        depends = set(spec.dependencies) if spec else set()
+        if not result or action_tier != tier or depends & members:
+            result.append([])
+            tier, members = action_tier, set()
+        result[-1].append(action)
+        members.add(action.service)
+    return result
+
+
+def _run(action: Action, engine: DockerEngine, store: Store, specs: Mapping[str, ServiceSpec],
+         runtime: Mapping[str, RuntimeView], now: Callable[[], datetime]) -> tuple[str, str]:
+    """One action, recorded: ("done" | "failed" | "skipped" | "unreachable", detail)."""
+    seen = runtime[action.service].request_version if action.service in runtime else None
+    with store.session() as session:
+        if not is_current(session, action.service, seen):
+            log.info("skipping %s: an operator acted since the plan", action.render())
+            return "skipped", ""
+    try:
+        container_id = _STEPS[action.kind](engine, action, specs.get(action.service))
+    except ActionFailed as err:
+        log.warning("%s failed: %s", action.render(), err)
+        with store.session() as session:
+            record_action_error(session, action, str(err), now())
+        return "failed", str(err)
+    except EngineUnavailable as err:
+        return "unreachable", str(err)
+    with store.session() as session:
+        record_action(session, action, now(), container_id=container_id, seen_version=seen)
+    return "done", ""

@@ -10,7 +10,7 @@ import pytest
 
 from app.errors import ActionFailed, EngineUnavailable
 from app.reconcile.actions import Action, Kind, Plan
-from app.reconcile.executor import execute
+from app.reconcile.executor import execute, waves
 from app.reconcile.views import RuntimeView
 from app.steward import Steward
 from app.store.models import RuntimeState
@@ -110,3 +110,22 @@ def test_heals_count_failures_and_a_fresh_heal_starts_the_count_over(
         a, b = session.get(RuntimeState, "a"), session.get(RuntimeState, "b")
         assert (a.failure_count, a.restart_count, a.last_failure) == (4, 1, "exit code 1")
         assert (b.failure_count, b.restart_count, b.last_restart_at) == (1, 1, NOW)
+
+
+def test_independent_actions_of_a_tier_share_a_wave_and_dependents_wait_for_the_next(
+        steward: Steward, desired_dir: Path) -> None:
+    write_state(desired_dir, """
+        services:
+          db: {category: infrastructure, image: x}
+          cache: {category: infrastructure, image: x}
+          api: {category: ai, image: x, depends_on: [db]}
+          worker: {category: ai, image: x}
+          ui: {category: ai, image: x, depends_on: [api]}
+    """)
+    steward.reconciler.load_desired()
+    with steward.store.reader() as session:
+        specs = dict(stored_desired_state(session).services)
+    actions = [Action(Kind.RECREATE, n, "desired spec changed")
+               for n in ("cache", "db", "api", "worker", "ui")]
+    assert [[a.service for a in wave] for wave in waves(actions, specs)] == \
+        [["cache", "db"], ["api", "worker"], ["ui"]]
