@@ -59,10 +59,9 @@ def _show(field: str, value: Any) -> str | None:
     if value in (None, (), []):
         return None
     if field == "command":
-        return shlex.join(secrets.shown_argument(str(a)) for a in value)
+        return _command(value)
     if field == "healthcheck":
-        command = value.get("command") or ()
-        return (f"{shlex.join(secrets.shown_argument(str(a)) for a in command)} "
+        return (f"{_command(value.get('command') or ())} "
                 f"every {value.get('interval'):g}s, timeout {value.get('timeout'):g}s, "
                 f"{value.get('retries')} retries")
     if field == "resources":
@@ -70,6 +69,12 @@ def _show(field: str, value: Any) -> str | None:
                  f"cpus={value['cpus']:g}" if value.get("cpus") else ""]
         return " ".join(p for p in parts if p) or None
     return str(value)
+
+
+def _command(arguments: Any) -> str:
+    """Arguments as a shell would read them, secret-looking values masked (and not quoted)."""
+    shown = (secrets.shown_argument(str(a)) for a in arguments)
+    return " ".join(a if secrets.MASK in a else shlex.quote(a) for a in shown)
 
 
 def _mapping_changes(field: str, before: Any, after: Any, *, secret_names: bool,

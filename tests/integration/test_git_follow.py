@@ -81,6 +81,8 @@ def test_a_followed_branch_is_fast_forwarded_and_a_bad_commit_changes_nothing(
     wait_for(lambda: "MODE=two" in containers(docker_client, instance)["worker"].attrs[
         "Config"]["Env"], timeout=20, what="the worker recreated with MODE=two")
     running = containers(docker_client, instance)["worker"].id
+    wait_for(lambda: state(server)["applies"][0]["revision"] == second,
+             what="the recreate to be recorded as an apply of the second revision")
 
     write_state(work / "desired_state", "services:\n  worker:\n    category: gpu\n")
     bad = commit_all(work, "a broken edit")

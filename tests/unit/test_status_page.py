@@ -169,3 +169,14 @@ def test_secret_looking_values_are_masked() -> None:
         assert secret not in text
     assert "API_TOKEN: '********'" in text and "MODE: fast" in text and "ports" not in text
     assert "postgres://app:********@db/app" in text and "--port=80" in text
+
+
+def test_the_page_lists_pending_changes_from_the_latest_observation(
+        steward: Steward, client: FlaskClient) -> None:
+    assert "pending change" not in client.get("/").get_data(as_text=True)
+    steward.reconciler.last_observed = ()  # Docker was looked at: no containers at all
+    html = client.get("/").get_data(as_text=True)
+    assert "3 pending change(s): what the next pass will do" in html
+    assert "<code>+ create postgres: no container</code>" in html
+    plan = client.get("/api/system/plan").get_json()
+    assert (plan["changes"], plan["counts"]["create"]) == (True, 3)
