@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from app.desired_state.spec import CATEGORIES, RestartPolicy
@@ -51,7 +51,7 @@ class ServiceOverview:
     source_file: str
 
 
-def overview_of(record: ServiceRecord, runtime: RuntimeState, now: datetime,
+def overview_of(record: ServiceRecord | Row, runtime: RuntimeState | Row, now: datetime,
                 pause: tuple[datetime, str | None] | None = None) -> ServiceOverview:
     """One service as the contract shows it; uptime counts only while it is `running`."""
     spec = record.spec
@@ -86,15 +86,18 @@ def overview_of(record: ServiceRecord, runtime: RuntimeState, now: datetime,
 
 def list_services(session: Session, now: datetime, category: str | None = None
                   ) -> list[ServiceOverview]:
-    """Every service, infrastructure first, then ai, then monitoring, each by name."""
-    query = (select(ServiceRecord, RuntimeState)
-             .join(RuntimeState, RuntimeState.service == ServiceRecord.name)
-             .order_by(ServiceRecord.category, ServiceRecord.name))
+    """Every service, infrastructure first, then ai, then monitoring, each by name.
+
+    Plain rows rather than ORM objects: this is the hottest read (every list call, every
+    page, the live feed), and rows carry the same attributes at a fraction of the cost.
+    """
+    query = (select(ServiceRecord.__table__, RuntimeState.__table__)
+             .join(RuntimeState, RuntimeState.service == ServiceRecord.name))
     if category is not None:
         query = query.where(ServiceRecord.category == category)
     pauses = pauses_by_service(session, now)
-    services = [overview_of(record, runtime, now, pauses.get(record.name))
-                for record, runtime in session.execute(query)]
+    services = [overview_of(row, row, now, pauses.get(row.name))
+                for row in session.execute(query)]
     rank = {c: i for i, c in enumerate(CATEGORIES)}
     return sorted(services, key=lambda s: (rank.get(s.category, 99), s.name))
 

@@ -72,7 +72,7 @@ class Services(MethodView):
             fleet = list_services(session, now)
         category = args.get("category")
         shown = [s for s in fleet if category is None or s.category == category]
-        return {"services": [asdict(s) for s in shown], "by_category": by_category(fleet),
+        return {"services": shown, "by_category": by_category(fleet),
                 "timestamp": now}
 
 
@@ -107,7 +107,7 @@ def _act(name: str, action: str) -> dict:
         service = get_service(session, name, now)
     if service is None:  # its file was edited away meanwhile
         abort(404, message=f"Service '{name}' not found")
-    return {"success": True, "message": message, "service": asdict(service)}
+    return {"success": True, "message": message, "service": service}
 
 
 def _action_example(verb: str, status: str) -> dict:
