@@ -10,7 +10,7 @@ from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from app.api import BLUEPRINTS
-from app.config import ROOT, load_config
+from app.config import ROOT, desired_state_dir, load_config
 from app.desired_state.follow import FileWatcher, GitFollower
 from app.engine.docker_engine import DockerEngine
 from app.extensions import Api
@@ -85,10 +85,9 @@ def _build_steward(config: Mapping[str, Any]) -> Steward:
     store = Store(config["DATABASE_URL"])
     engine = DockerEngine(instance=config["INSTANCE"], timeout=config["DOCKER_TIMEOUT"])
     health = HealthMonitor(store, clock=utcnow)
-    desired_dir = Path(config["DESIRED_STATE_DIR"])
+    desired_dir = desired_state_dir(config)
     follower = None
     if config["GIT_URL"]:
-        desired_dir = Path(config["GIT_CHECKOUT"]) / config["GIT_PATH"]
         follower = GitFollower(url=config["GIT_URL"], branch=config["GIT_BRANCH"],
                                checkout=Path(config["GIT_CHECKOUT"]),
                                interval=config["GIT_POLL"], on_result=lambda result: None)

@@ -59,6 +59,7 @@ def run_apply(steward: Steward, *, service: str | None = None, timeout: float = 
     """One pass (of `service` and its dependents, or everything), waiting up to `timeout`
     seconds for a running pass to end first."""
     if service is not None:
+        steward.reconciler.load_desired()  # a service just added to the files counts
         with steward.store.reader() as session:
             if session.get(ServiceRecord, service) is None:
                 raise UnknownService(f"Service '{service}' not found")

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 import docker
 
-from app.config import load_config
+from app.config import desired_state_dir, load_config
 
 
 @click.group()
@@ -60,7 +62,7 @@ def validate(path: Path | None) -> None:
     """Check desired-state files without touching the store or Docker (exit 1 on errors)."""
     from app.desired_state import DesiredStateError, load_directory
 
-    root = path or Path(load_config()["DESIRED_STATE_DIR"])
+    root = path or desired_state_dir(load_config())
     try:
         desired = load_directory(root)
     except DesiredStateError as err:
@@ -85,7 +87,7 @@ def plan(path: Path | None, as_json: bool) -> None:
     from app.pending import check_plan
 
     config = load_config()
-    root = path or Path(config["DESIRED_STATE_DIR"])
+    root = path or desired_state_dir(config)
     try:
         the_report = check_plan(root, config)
     except DesiredStateError as err:
@@ -109,7 +111,7 @@ def _fail(errors: list[str], as_json: bool) -> None:
 @main.command()
 @click.option("--service", help="Only this service (and what depends on it).")
 @click.option("--wait", is_flag=True, help="Wait until what changed is healthy.")
-@click.option("--timeout", type=float, default=120.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(1, 600), default=120.0, show_default=True,
               help="Seconds to wait (for a running pass, then for health).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--url", help="A running Steward to apply through (default: STEWARD_URL, or "
@@ -122,7 +124,7 @@ def apply(service: str | None, wait: bool, timeout: float, as_json: bool,
     containers); otherwise it runs here, with the same planner and executor.
     """
     request = {"wait": wait, "timeout": timeout, **({"service": service} if service else {})}
-    server = url or _running_server()
+    server = _server_to_use(url)
     if server:
         body = _apply_remote(server, request)
     else:
@@ -131,16 +133,27 @@ def apply(service: str | None, wait: bool, timeout: float, as_json: bool,
     sys.exit(0 if body["result"] in ("ok", "changed") else 1)
 
 
-def _running_server() -> str | None:
+def _server_to_use(url: str | None) -> str | None:
+    """The Steward to apply through. A URL given (--url, STEWARD_URL) is used or the command
+    fails; the default address is used when a Steward answers there, and only a refused
+    connection there means "no server: apply here"."""
     import requests
 
+    given = url or os.environ.get("STEWARD_URL")
     config = load_config()
-    url = os.environ.get("STEWARD_URL") or f"http://{config['HOST']}:{config['PORT']}"
+    target = (given or f"http://{config['HOST']}:{config['PORT']}").rstrip("/")
     try:
-        answer = requests.get(f"{url}/api/system/desired-state", timeout=1)
-    except requests.RequestException:
+        answer = requests.get(f"{target}/api/system/desired-state", timeout=5)
+    except requests.ConnectionError as err:
+        if given:
+            raise click.ClickException(f"no Steward answers at {target}: {err}") from None
         return None
-    return url if answer.ok and answer.headers.get("Server") == "steward" else None
+    except requests.RequestException as err:
+        raise click.ClickException(f"Steward at {target} did not answer: {err}") from None
+    if given or answer.headers.get("Server") == "steward":
+        return target
+    raise click.ClickException(f"something other than Steward answers at {target}; pass "
+                               "--url, or set STEWARD_PORT to where Steward listens")
 
 
 def _apply_remote(url: str, request: dict) -> dict:
@@ -149,9 +162,12 @@ def _apply_remote(url: str, request: dict) -> dict:
     try:
         answer = requests.post(f"{url}/api/system/apply", json=request,
                                timeout=request["timeout"] * 2 + 30)
+        body = answer.json()
     except requests.RequestException as err:
         raise click.ClickException(f"Steward at {url} did not answer: {err}") from None
-    body = answer.json()
+    except ValueError:
+        raise click.ClickException(f"Steward at {url} answered {answer.status_code} without "
+                                   "JSON; is the URL right?") from None
     if not answer.ok:
         raise click.ClickException(f"Steward at {url}: {body.get('detail', answer.text)}")
     return body
@@ -180,7 +196,8 @@ def _apply_local(request: dict) -> dict:
 @main.command("import-compose")
 @click.argument("compose_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write (default: desired_state/<compose project>.yaml).")
+              help="Where to write (default: ./<compose project>.steward.yaml, for review "
+                   "before it goes into the desired-state directory).")
 @click.option("--category", type=click.Choice(["infrastructure", "ai", "monitoring"]),
               help="Category for every service (default: guessed from the image).")
 def import_compose_command(compose_file: Path, output: Path | None,
@@ -189,27 +206,29 @@ def import_compose_command(compose_file: Path, output: Path | None,
     from app.compose_import import ComposeError, import_compose
     from app.desired_state import DesiredStateError, load_directory
 
-    try:
-        imported = import_compose(compose_file, category)
-    except ComposeError as err:
-        raise click.ClickException(str(err)) from None
-    target = output or Path(load_config()["DESIRED_STATE_DIR"]) / \
-        f"{compose_file.resolve().parent.name or 'compose'}.yaml"
+    target = output or Path(f"{compose_file.resolve().parent.name or 'compose'}.steward.yaml")
     if target.exists():
         raise click.ClickException(f"{target} exists; choose another with --output")
+    try:
+        imported = import_compose(compose_file, category, target.resolve().parent)
+    except ComposeError as err:
+        raise click.ClickException(str(err)) from None
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(imported.to_yaml(compose_file.name))
     click.echo(f"wrote {len(imported.services)} service(s) to {target}")
     for name, notes in imported.notes.items():
         for note in notes:
             click.echo(f"  {name}: {note}")
-    try:
-        load_directory(target.parent)
-    except DesiredStateError as err:
-        click.echo("the directory does not validate yet:", err=True)
-        for error in err.errors:
-            click.echo(f"  {error}", err=True)
-        sys.exit(1)
+    with tempfile.TemporaryDirectory() as alone:  # the file on its own must validate
+        shutil.copy(target, Path(alone) / target.name)
+        try:
+            load_directory(Path(alone))
+        except DesiredStateError as err:
+            click.echo("it does not validate yet:", err=True)
+            for error in err.errors:
+                click.echo(f"  {error}", err=True)
+            sys.exit(1)
+    click.echo(f"review it, then move it into {desired_state_dir(load_config())}/")
 
 
 @main.group()

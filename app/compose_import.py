@@ -6,6 +6,7 @@ not, so nothing is dropped silently. The result is meant to be reviewed and comm
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from app.desired_state.secrets import is_secret
 
 #: Image names that suggest a category; everything else is `ai` unless told otherwise.
 _INFRASTRUCTURE = re.compile(r"postgres|mysql|mariadb|redis|mongo|rabbitmq|kafka|zookeeper|"
@@ -44,7 +47,10 @@ class Imported:
         return "\n".join(header) + "\n" + body
 
 
-def import_compose(path: Path, category: str | None = None) -> Imported:
+def import_compose(path: Path, category: str | None = None,
+                   target_dir: Path | None = None) -> Imported:
+    """Read `path`; relative bind mounts are rewritten relative to `target_dir`, where the
+    desired-state file will be (default: the compose file's own directory)."""
     try:
         document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
@@ -52,18 +58,40 @@ def import_compose(path: Path, category: str | None = None) -> Imported:
     if not isinstance(document, dict) or not isinstance(document.get("services"), dict):
         raise ComposeError(f"{path}: no 'services:' mapping; is this a compose file?")
     result = Imported()
+    rebase = _Rebase(path.resolve().parent, (target_dir or path.parent).resolve())
     for name, raw in document["services"].items():
         steward_name = _name(str(name))
         notes: list[str] = []
-        if steward_name != name:
+        if steward_name in result.services:
+            steward_name = _name(f"{steward_name}-{len(result.services)}")
+            notes.append(f"renamed from {name!r}: its cleaned name clashed with another service")
+        elif steward_name != name:
             notes.append(f"renamed from {name!r} (names are lowercase letters, digits, . _ -)")
-        result.services[steward_name] = _service(raw or {}, path.parent, category, notes)
+        result.services[steward_name] = _service(raw or {}, rebase, category, notes)
+        if "${" in yaml.safe_dump(raw):
+            notes.append("contains ${...}: compose fills it in from the environment, Steward "
+                         "does not; replace it with the value")
         if notes:
             result.notes[steward_name] = notes
     return result
 
 
-def _service(raw: dict, base: Path, category: str | None, notes: list[str]) -> dict:
+@dataclass(frozen=True)
+class _Rebase:
+    """Paths in the compose file are relative to it; in Steward's file, to that file."""
+
+    compose_dir: Path
+    target_dir: Path
+
+    def path(self, source: str) -> str:
+        if not source.startswith((".", "~")) or source.startswith("~"):
+            return source
+        absolute = (self.compose_dir / source).resolve()
+        relative = os.path.relpath(absolute, self.target_dir)
+        return relative if relative.startswith("..") else f"./{relative}"
+
+
+def _service(raw: dict, rebase: _Rebase, category: str | None, notes: list[str]) -> dict:
     image = raw.get("image")
     if not image:
         notes.append("no image (build: is not supported); set image: by hand")
@@ -72,14 +100,18 @@ def _service(raw: dict, base: Path, category: str | None, notes: list[str]) -> d
     if "command" in raw:
         service["command"] = raw["command"] if isinstance(raw["command"], list) \
             else shlex.split(str(raw["command"]))
-    environment = _env_files(raw.get("env_file"), base, notes)
-    environment.update(_environment(raw.get("environment")))
+    environment = _env_files(raw.get("env_file"), rebase.compose_dir, notes)
+    environment.update(_environment(raw.get("environment"), notes))
     if environment:
         service["environment"] = environment
+        secret = sorted(k for k in environment if is_secret(k))
+        if secret:
+            notes.append(f"environment {', '.join(secret)}: secret values now sit in the "
+                         "desired-state file; review before committing")
     if raw.get("ports"):
         service["ports"] = [p for p in (_port(p, notes) for p in raw["ports"]) if p]
     if raw.get("volumes"):
-        service["volumes"] = [v for v in (_volume(v, notes) for v in raw["volumes"]) if v]
+        service["volumes"] = [v for v in (_volume(v, rebase, notes) for v in raw["volumes"]) if v]
     if raw.get("depends_on"):
         deps = raw["depends_on"]
         service["depends_on"] = [_name(str(d)) for d in (deps if isinstance(deps, list)
@@ -113,13 +145,18 @@ def _category(image: str) -> str:
     return "ai"
 
 
-def _environment(value: Any) -> dict[str, str]:
+def _environment(value: Any, notes: list[str]) -> dict[str, str]:
     if isinstance(value, dict):
-        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+        items = [(str(k), None if v is None else str(v)) for k, v in value.items()]
+    else:
+        items = [(str(i).partition("=")[0], str(i).partition("=")[2] if "=" in str(i)
+                  else None) for i in value or []]
     pairs = {}
-    for item in value or []:
-        key, _, val = str(item).partition("=")
-        pairs[key] = val
+    for key, val in items:
+        if val is None:
+            notes.append(f"environment {key}: compose passes it from the host's environment; "
+                         "set its value in the file")
+        pairs[key] = val or ""
     return pairs
 
 
@@ -164,15 +201,16 @@ def _port(value: Any, notes: list[str]) -> str | None:
     return text
 
 
-def _volume(value: Any, notes: list[str]) -> str | None:
+def _volume(value: Any, rebase: _Rebase, notes: list[str]) -> str | None:
     if isinstance(value, dict):
         if value.get("type") not in (None, "bind", "volume") or not value.get("source"):
             notes.append(f"volume {value.get('target')}: type {value.get('type')} is not "
                          "supported; left out")
             return None
         mode = ":ro" if value.get("read_only") else ""
-        return f"{value['source']}:{value['target']}{mode}"
+        return f"{rebase.path(str(value['source']))}:{value['target']}{mode}"
     parts = str(value).split(":")
+    parts[0] = rebase.path(parts[0])
     if len(parts) == 1:
         notes.append(f"volume {value}: anonymous volumes are not supported; left out")
         return None

@@ -47,3 +47,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         except ValueError:
             raise SystemExit(f"{variable}={raw!r} is not a valid {parse.__name__}") from None
     return config
+
+
+def desired_state_dir(config: Mapping[str, Any]) -> Path:
+    """Where the desired state is read from: the configured directory, or the directory in
+    Steward's clone of the followed remote when `STEWARD_GIT_URL` is set."""
+    if config["GIT_URL"]:
+        return Path(config["GIT_CHECKOUT"]) / config["GIT_PATH"]
+    return Path(config["DESIRED_STATE_DIR"])

@@ -66,7 +66,7 @@ class Steward:
 
     def _on_sync(self, result: SyncResult) -> None:
         with self.store.session() as session:
-            record_sync(session, remote=self.follower.url, branch=self.follower.branch,
+            record_sync(session, remote=self.follower.shown_url, branch=self.follower.branch,
                         result=result, now=utcnow())
         if result.moved:
             self.trigger()

@@ -20,6 +20,7 @@ from typing import Callable
 
 from app.desired_state.loader import tree_signature
 from app.desired_state.revision import git
+from app.desired_state.secrets import without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +74,30 @@ class GitFollower:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def shown_url(self) -> str:
+        """The remote as it may be shown: without a password or token in it."""
+        return without_credentials(self.url)
+
     def sync(self) -> SyncResult:
-        """Clone, or fetch and fast-forward; never reset, never force."""
+        """Clone, or fetch and fast-forward; never reset, never force.
+
+        The branch is checked as a ref name and every argument follows `--` where git
+        allows it, so a branch or URL can never be read as an option. Fetches always go to
+        the configured URL, not to whatever `origin` an older clone was made from.
+        """
+        if not _valid_branch(self.branch):
+            return SyncResult(False, None, f"{self.branch!r} is not a valid branch name")
         try:
             if not (self.checkout / ".git").exists():
                 self.checkout.parent.mkdir(parents=True, exist_ok=True)
                 git(self.checkout.parent, "clone", "--branch", self.branch, "--single-branch",
-                    self.url, str(self.checkout), timeout=120)
+                    "--", self.url, str(self.checkout), timeout=120)
                 head = git(self.checkout, "rev-parse", "HEAD")
-                return SyncResult(True, head, f"cloned {self.url} ({self.branch})", moved=True)
-            git(self.checkout, "fetch", "origin", self.branch, timeout=120)
+                return SyncResult(True, head, f"cloned {self.shown_url} ({self.branch})",
+                                  moved=True)
+            git(self.checkout, "fetch", "--", self.url,
+                f"refs/heads/{self.branch}", timeout=120)
         except subprocess.CalledProcessError as err:
             return SyncResult(False, self._head(), f"git failed: {_stderr(err)}")
         except (OSError, subprocess.SubprocessError) as err:
@@ -130,6 +145,17 @@ class GitFollower:
             self._thread.join(timeout=5)
 
 
+def _valid_branch(branch: str) -> bool:
+    if not branch or branch.startswith("-"):
+        return False
+    try:
+        subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True,
+                       check=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return True
+
+
 def _stderr(err: subprocess.CalledProcessError) -> str:
-    text = (err.stderr or err.stdout or "").strip()
+    text = without_credentials((err.stderr or err.stdout or "").strip())
     return text.splitlines()[-1] if text else f"exit status {err.returncode}"

@@ -58,11 +58,11 @@ def desired_files(root: Path) -> list[Path]:
 
 
 def tree_files(root: Path) -> list[Path]:
-    """Every file under `root` (the YAML files and what they mount), hidden ones left out."""
+    """Every file under `root` (the YAML files and what they mount), `.git` left out."""
     if not root.is_dir():
         return []
     return sorted(p for p in root.rglob("*") if p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+                  and ".git" not in p.relative_to(root).parts)
 
 
 def digest_of(root: Path) -> str:
@@ -150,7 +150,15 @@ def _build_spec(file: str, base: Path, name: Any, document: LineDict,
         errors += _to_load_errors(file, document, ("services", name), err.messages,
                                   ServiceSchema)
         return None
-    return _spec_from(name, data, file, services.key_lines[name], base)
+    spec = _spec_from(name, data, file, services.key_lines[name], base)
+    writable = [i for i, v in enumerate(spec.volumes) if v.in_repo and not v.read_only]
+    for index in writable:
+        errors.append(LoadError(file, line_of(document, ["services", name, "volumes", index]),
+                                f"services.{name}.volumes[{index}]",
+                                f"{spec.volumes[index].in_repo} is inside the desired-state "
+                                "directory; mount it read-only (add :ro): containers must "
+                                "not write into the reviewed files"))
+    return None if writable else spec
 
 
 def _spec_from(name: str, data: dict, file: str, line: int, base: Path) -> ServiceSpec:
@@ -185,30 +193,35 @@ def _spec_from(name: str, data: dict, file: str, line: int, base: Path) -> Servi
 
 
 def _mounted_files(volumes: tuple[VolumeMount, ...], root: Path) -> tuple[tuple[str, str], ...]:
-    """A content digest of each bind mount that comes from the desired-state directory: an
+    """A content digest of each (read-only) bind mount from the desired-state directory: an
     edited configuration file is drift, and recreates the services that mount it."""
-    found = []
-    for volume in volumes:
-        source = Path(volume.source)
-        if volume.kind == "bind" and source.is_relative_to(root.resolve()) and source.exists():
-            found.append((volume.target, content_digest(source)))
-    return tuple(found)
+    return tuple((v.target, content_digest(Path(v.source))) for v in volumes
+                 if v.in_repo and Path(v.source).exists())
 
 
 def content_digest(path: Path) -> str:
-    """sha256 of a file, or of a directory's relative paths and file contents, in order."""
+    """sha256 of a file, or of a directory's relative paths and file contents, in order
+    (read in chunks; `.git` left out, as everywhere in the desired-state directory)."""
     sha = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    files = tree_files(path) if path.is_dir() else [path]
     for file in files:
-        sha.update(str(file.relative_to(path)).encode() + b"\0" if path.is_dir() else b"")
-        sha.update(file.read_bytes() + b"\0")
+        if path.is_dir():
+            sha.update(str(file.relative_to(path)).encode() + b"\0")
+        with file.open("rb") as handle:
+            sha.update(hashlib.file_digest(handle, "sha256").digest())
     return sha.hexdigest()[:16]
 
 
 def _volume(raw: dict, base: Path) -> VolumeMount:
-    if raw["kind"] == "bind":
-        raw = {**raw, "source": str((base / os.path.expanduser(raw["source"])).resolve())}
-    return VolumeMount(**raw)
+    """A bind source is made absolute; one inside the desired-state directory also keeps its
+    path relative to it, which is what the spec hash sees (so a checkout elsewhere, as
+    `steward plan PATH` reads, hashes the same)."""
+    if raw["kind"] != "bind":
+        return VolumeMount(**raw)
+    source = (base / os.path.expanduser(raw["source"])).resolve()
+    root = base.resolve()
+    in_repo = f"./{source.relative_to(root)}" if source.is_relative_to(root) else None
+    return VolumeMount(**{**raw, "source": str(source)}, in_repo=in_repo)
 
 
 def _healthcheck(raw: dict | None, port: int | None) -> HealthCheck | None:

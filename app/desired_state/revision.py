@@ -23,7 +23,7 @@ class Revision:
 
 def git(root: Path, *args: str, timeout: float = 10) -> str:
     """Run git in `root`; raises CalledProcessError, TimeoutExpired or FileNotFoundError."""
-    done = subprocess.run(["git", "-c", "safe.directory=*", "-C", str(root), *args],
+    done = subprocess.run(["git", "-C", str(root), *args],
                           capture_output=True, text=True, timeout=timeout, check=True)
     return done.stdout.strip()
 

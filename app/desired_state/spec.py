@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Mapping
 
+from app.desired_state import secrets
+
 Category = Literal["infrastructure", "ai", "monitoring"]
 CATEGORIES: tuple[Category, ...] = ("infrastructure", "ai", "monitoring")
 
@@ -61,6 +63,8 @@ class VolumeMount:
     target: str
     read_only: bool = False
     kind: Literal["bind", "volume"] = "bind"
+    #: `./path` when the source lies in the desired-state directory (then hashed as such).
+    in_repo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,22 @@ class ServiceSpec:
         data = asdict(self)
         if self.healthcheck is None or self.healthcheck.kind != "command":
             data["healthcheck"] = None
+        data["volumes"] = [_hashed_volume(v) for v in data["volumes"]]
         return {name: data[name] for name in CONTAINER_FIELDS
                 if data[name] or name not in _OPTIONAL_FIELDS}
+
+    def label_fields(self) -> dict[str, Any]:
+        """The container fields as the container's label keeps them: secrets as fingerprints
+        (see `secrets.fingerprint`), so a plan can say a secret changed without having it."""
+        data = self.container_fields()
+        data["environment"] = [[k, secrets.fingerprint(v, secrets.shown(k, v))]
+                               for k, v in data["environment"]]
+        if data.get("command"):
+            data["command"] = _fingerprinted(data["command"])
+        if data.get("healthcheck") and data["healthcheck"].get("command"):
+            data["healthcheck"] = {**data["healthcheck"],
+                                   "command": _fingerprinted(data["healthcheck"]["command"])}
+        return data
 
     def field_hashes(self) -> dict[str, str]:
         """A short hash per container field, so drift can name the fields that changed."""
@@ -155,6 +173,17 @@ class ServiceSpec:
 
 _SCALARS = {"name", "display_name", "category", "image", "port", "enabled", "init",
             "stop_grace_period", "source_file", "source_line"}
+
+
+def _fingerprinted(arguments: list[str]) -> list[str]:
+    shown = secrets.shown_command(arguments)
+    return [secrets.fingerprint(a, b) for a, b in zip(arguments, shown)]
+
+
+def _hashed_volume(volume: dict[str, Any]) -> dict[str, Any]:
+    """A mount as the hash sees it: a repository path stays relative to the repository."""
+    in_repo = volume.pop("in_repo", None)
+    return {**volume, "source": in_repo} if in_repo else volume
 
 
 def _tuple(value: list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:

@@ -223,7 +223,7 @@ class DockerEngine:
                 LABEL_SERVICE: spec.name,
                 LABEL_SPEC_HASH: spec.spec_hash,
                 LABEL_FIELD_HASHES: json.dumps(spec.field_hashes(), sort_keys=True),
-                LABEL_SPEC: json.dumps(spec.container_fields(), sort_keys=True),
+                LABEL_SPEC: json.dumps(spec.label_fields(), sort_keys=True),
             },
             "healthcheck": _healthcheck(spec),
             "stop_timeout": round(spec.stop_grace_period),

@@ -1,7 +1,8 @@
 """Field-by-field differences between the spec a container was made from and the desired one.
 
-Pure: both sides are the JSON-able container fields (`ServiceSpec.container_fields()`, and
-the `io.steward.spec` label of the container). Values that look secret are never shown.
+Pure: both sides are the container fields as labels keep them (`ServiceSpec.label_fields()`,
+and the `io.steward.spec` label of the container), where secrets are fingerprints. Secrets
+are never shown; that one changed is.
 """
 from __future__ import annotations
 
@@ -42,7 +43,10 @@ def spec_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any],
         elif field in ("ports", "volumes"):
             changes += _list_changes(field, before, after)
         else:
-            changes.append(Change(field, _show(field, before), _show(field, after)))
+            was, now = _show(field, before), _show(field, after)
+            if before != after and was == now and now is not None:
+                now += " (changed)"
+            changes.append(Change(field, was, now))
     return [c for c in changes if c.old != c.new]
 
 
@@ -73,8 +77,10 @@ def _show(field: str, value: Any) -> str | None:
 
 def _command(arguments: Any) -> str:
     """Arguments as a shell would read them, secret-looking values masked (and not quoted)."""
-    shown = (secrets.shown_argument(str(a)) for a in arguments)
-    return " ".join(a if secrets.MASK in a else shlex.quote(a) for a in shown)
+    plain = [secrets.shown_part(str(a)) for a in arguments]
+    placeholder = "MaskedValue0"  # quoted like a plain word, then put back
+    return " ".join(shlex.quote(a.replace(secrets.MASK, placeholder)).replace(
+        placeholder, secrets.MASK) for a in secrets.shown_command(plain))
 
 
 def _mapping_changes(field: str, before: Any, after: Any, *, secret_names: bool,
@@ -88,13 +94,15 @@ def _mapping_changes(field: str, before: Any, after: Any, *, secret_names: bool,
         def show(value: Any) -> str | None:
             if value is None:
                 return None
-            return "(sensitive)" if hidden else secrets.without_credentials(describe(value))
+            if hidden:
+                return "(sensitive)"
+            return secrets.without_credentials(describe(secrets.shown_part(value)))
 
         was = "(unknown)" if isinstance(before, _Unknown) else show(old.get(key))
         now = show(new.get(key))
         if old.get(key) != new.get(key) or isinstance(before, _Unknown):
-            if hidden and old.get(key) != new.get(key) and was == now:
-                was, now = "(sensitive)", "(sensitive, changed)"
+            if old.get(key) != new.get(key) and was == now and now is not None:
+                now = "(sensitive, changed)" if now == "(sensitive)" else f"{now} (changed)"
             changes.append(Change(f"{field}.{key}", was, now))
     return changes
 

@@ -12,7 +12,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from app.desired_state.spec import CATEGORIES, ServiceSpec
 from app.engine.docker_engine import DockerEngine
@@ -98,7 +98,7 @@ def execute(plan: Plan, *, engine: DockerEngine, store: Store,
     for wave in waves(todo, specs):
         with ThreadPoolExecutor(max_workers=min(workers, len(wave)),
                                 thread_name_prefix="steward-exec") as pool:
-            outcomes = list(pool.map(lambda a: _run(a, engine, store, specs, runtime, now),
+            outcomes = list(pool.map(lambda a: _guarded(a, engine, store, specs, runtime, now),
                                      wave))
         unreachable = None
         for action, (outcome, detail) in zip(wave, outcomes):
@@ -119,8 +119,9 @@ def execute(plan: Plan, *, engine: DockerEngine, store: Store,
 
 def waves(actions: list[Action], specs: Mapping[str, ServiceSpec]) -> list[list[Action]]:
     """Consecutive actions of the plan (already in dependency order) that may run together:
-    a new wave starts with each category tier, and with any service that depends on one in
-    the current wave. Orphans and duplicates go with the tier they appear in."""
+    a new wave starts with each category tier, with any service that depends on one in the
+    current wave, and with a second action on the same service (a duplicate's removal
+    before the recreate that reuses its name). Orphans go with the tier they appear in."""
     rank = {c: i for i, c in enumerate(CATEGORIES)}
     result: list[list[Action]] = []
     tier, members = None, set()
@@ -128,12 +129,21 @@ def waves(actions: list[Action], specs: Mapping[str, ServiceSpec]) -> list[list[
         spec = specs.get(action.service)
         action_tier = rank.get(spec.category, -1) if spec else -1
         depends = set(spec.dependencies) if spec else set()
-        if not result or action_tier != tier or depends & members:
+        if not result or action_tier != tier or (depends | {action.service}) & members:
             result.append([])
             tier, members = action_tier, set()
         result[-1].append(action)
         members.add(action.service)
     return result
+
+
+def _guarded(action: Action, *args: Any) -> tuple[str, str]:
+    """One action; an unexpected error (a locked database, an SDK surprise) fails just it."""
+    try:
+        return _run(action, *args)
+    except Exception as err:  # noqa: BLE001 - one odd failure must not lose the others
+        log.exception("%s failed unexpectedly", action.render())
+        return "failed", f"unexpected error: {err}"
 
 
 def _run(action: Action, engine: DockerEngine, store: Store, specs: Mapping[str, ServiceSpec],

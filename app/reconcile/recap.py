@@ -76,4 +76,6 @@ def summarize(result: PassResult) -> Recap:
             outcomes.append(ServiceOutcome(name, "ok"))
     orphans = [a for a in result.report.done if a.kind is Kind.REMOVE_ORPHAN]
     outcomes += [ServiceOutcome(a.service, "changed", a.render()) for a in orphans]
+    outcomes += [ServiceOutcome(a.service, "failed", error) for a, error in result.report.failed
+                 if a.service not in result.planned]
     return Recap(tuple(outcomes), errors)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Callable, Iterable, Mapping
 from app.desired_state import (
     DesiredState, DesiredStateError, digest_of, load_directory, tree_signature,
 )
-from app.desired_state.revision import revision_of
+from app.desired_state.revision import Revision, revision_of
 from app.engine.docker_engine import DockerEngine
 from app.engine.observed import ObservedContainer
 from app.errors import EngineUnavailable
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: How soon a pass is retried after the engine was unreachable or a pass failed.
 ENGINE_RETRY = timedelta(seconds=2)
+#: How often a pass with unchanged files asks git whether the revision moved.
+REVISION_CHECK_SECONDS = 5.0
 
 
 def utcnow() -> datetime:
@@ -79,6 +82,8 @@ class Reconciler:
         self._wanted: Scope | None = None
         self._loaded_digest: str | None = None
         self._loaded_signature: tuple | None = None
+        self._loaded_revision: Revision | None = None
+        self._revision_checked = 0.0
         self._load_error: str | None = None
         self._reported_orphans: set[str] = set()
         self._signatures: dict[str, str] = {}
@@ -141,17 +146,21 @@ class Reconciler:
         """Sync the files into the store when they changed; return the load error, if any.
 
         A cheap look at names, sizes and times first; contents are read only when those
-        moved, and a load happens only when the contents really changed.
+        moved, and a load happens only when the contents really changed, or when the git
+        revision moved under identical files (a commit of what was dirty, or a commit
+        elsewhere in the repository): the revision in force must be the true one.
         """
         signature = tree_signature(self.desired_dir)
-        if signature == self._loaded_signature:
+        if signature == self._loaded_signature and not self._revision_moved():
             return self._load_error
         digest = digest_of(self.desired_dir)
         self._loaded_signature = signature
-        if digest == self._loaded_digest:
-            return self._load_error
-        now = self.clock()
         revision = revision_of(self.desired_dir)
+        if (digest, revision) == (self._loaded_digest, self._loaded_revision):
+            return self._load_error
+        self._loaded_revision = revision
+        self._revision_checked = time.monotonic()
+        now = self.clock()
         try:
             desired = load_directory(self.desired_dir)
         except DesiredStateError as err:
@@ -169,6 +178,13 @@ class Reconciler:
         self._loaded_digest = digest
         return self._load_error
 
+    def _revision_moved(self) -> bool:
+        """Whether git's HEAD or dirtiness changed; asked at most every few seconds."""
+        if time.monotonic() - self._revision_checked < REVISION_CHECK_SECONDS:
+            return False
+        self._revision_checked = time.monotonic()
+        return revision_of(self.desired_dir) != self._loaded_revision
+
     def apply(self, only: Iterable[str] | None = None, *, actor: str,
               timeout: float = 600) -> PassResult | None:
         """Run one pass now, after the running one if any, and record it as an apply.
@@ -179,17 +195,21 @@ class Reconciler:
         """
         if not self._lock.acquire(timeout=timeout):
             return None
+        scope = None if only is None else frozenset(only)
         try:
-            result = self._guarded_pass(None if only is None else frozenset(only))
-            if result is not None:
-                self.last_result = result
-                self._record_apply(result, actor, only)
+            result = self._pass(scope, actor=actor)
+        except Exception as err:  # noqa: BLE001 - the caller gets the reason, not a trace
+            log.exception("apply failed")
+            result = PassResult(engine_error=f"the pass failed: {err}; see Steward's log")
         finally:
             self._lock.release()
+        self.last_result = result
         self._drain()  # serve the requests that came in meanwhile
         return result
 
-    def _pass(self, only: frozenset[str] | None) -> PassResult:
+    def _pass(self, only: frozenset[str] | None, actor: str | None = None) -> PassResult:
+        """One pass. It is recorded as an apply when an actor asked for it (CLI, API), or
+        when it changed containers on its own (actor `reconciler`)."""
         started = self.clock()
         load_error = self.load_desired()
         with self.store.reader() as session:
@@ -223,8 +243,8 @@ class Reconciler:
         result = PassResult(plan=the_plan, report=report, load_error=load_error, desired=desired,
                             observed=tuple(observed), planned=frozenset(planned),
                             started_at=started)
-        if the_plan.writes_docker and report.done:
-            self._record_apply(result, "reconciler", only)
+        if actor is not None or (the_plan.writes_docker and report.done):
+            self._record_apply(result, actor or "reconciler", only)
         return result
 
     def _record_apply(self, result: PassResult, actor: str, only: Iterable[str] | None) -> None:

@@ -94,7 +94,7 @@ def _step(action: Action, desired: DesiredState,
     changes: tuple[Change, ...] = ()
     if action.kind is Kind.RECREATE and container is not None:
         spec = desired.services[action.service]
-        changes = tuple(spec_changes(container.applied, spec.container_fields(), action.drift))
+        changes = tuple(spec_changes(container.applied, spec.label_fields(), action.drift))
     return Step(action.service, _GROUPS.get(action.kind, action.kind.value), action.describe()
                 if action.kind is not Kind.WAIT else action.cause, _SYMBOLS[action.kind],
                 changes, action.until, action.container_id)

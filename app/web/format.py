@@ -49,9 +49,8 @@ def spec_yaml(spec: dict[str, Any]) -> str:
         shown["environment"] = {key: secrets.shown(key, value)
                                 for key, value in spec["environment"]}
     if spec.get("command"):
-        shown["command"] = [secrets.shown_argument(a) for a in spec["command"]]
+        shown["command"] = secrets.shown_command(spec["command"])
     check = spec.get("healthcheck") or {}
     if check.get("command"):
-        shown["healthcheck"] = {**check,
-                                "command": [secrets.shown_argument(a) for a in check["command"]]}
+        shown["healthcheck"] = {**check, "command": secrets.shown_command(check["command"])}
     return yaml.safe_dump(shown, sort_keys=False, default_flow_style=False, width=100)

@@ -78,8 +78,11 @@ def test_a_followed_branch_is_fast_forwarded_and_a_bad_commit_changes_nothing(
     second = commit_all(work, "worker, mode two")
     git(work, "push", "-q", "origin", "HEAD:main")
     wait_for(lambda: state(server)["revision"] == second, timeout=20, what="the fast-forward")
-    wait_for(lambda: "MODE=two" in containers(docker_client, instance)["worker"].attrs[
-        "Config"]["Env"], timeout=20, what="the worker recreated with MODE=two")
+    def recreated() -> bool:  # between remove and create there is no container at all
+        container = containers(docker_client, instance).get("worker")
+        return container is not None and "MODE=two" in container.attrs["Config"]["Env"]
+
+    wait_for(recreated, timeout=20, what="the worker recreated with MODE=two")
     running = containers(docker_client, instance)["worker"].id
     wait_for(lambda: state(server)["applies"][0]["revision"] == second,
              what="the recreate to be recorded as an apply of the second revision")

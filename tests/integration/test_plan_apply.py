@@ -157,7 +157,8 @@ def test_import_compose_gives_files_that_validate_and_apply(
         compose.replace("steward-test-busybox:IMAGE", test_image)
         .replace("PORT1", str(free_port())).replace("PORT2", str(free_port())))
     shutil.copy(ROOT / "tests" / "data" / "web.env", project / "web.env")
-    imported = steward_cli("import-compose", str(project / "docker-compose.yml"))
+    imported = steward_cli("import-compose", str(project / "docker-compose.yml"), "-o",
+                           str(desired_dir / "shop.yaml"))
     assert imported.returncode == 0, imported.stderr
     assert f"wrote 2 service(s) to {desired_dir / 'shop.yaml'}" in imported.stdout
     assert "web_app: networks: not carried over (Steward has no equivalent)" in imported.stdout

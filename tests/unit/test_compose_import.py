@@ -29,6 +29,8 @@ def test_the_sample_carries_over_and_validates(tmp_path: Path) -> None:
     assert imported.notes["web_app"] == [
         "renamed from 'Web_App' (names are lowercase letters, digits, . _ -)",
         "env_file web.env: copied into environment (review for secrets)",
+        "environment API_TOKEN: secret values now sit in the desired-state file; review "
+        "before committing",
         "deploy: not carried over (Steward has no equivalent)",
         "networks: not carried over (Steward has no equivalent)"]
     text = imported.to_yaml("docker-compose.yml").replace("PORT1", "18001") \
@@ -64,6 +66,34 @@ def test_mappings_and_notes(tmp_path: Path, service: dict, expected: dict,
         assert imported.services["s"][key] == value
     if note:
         assert note in imported.notes["s"]
+
+
+def test_what_compose_fills_in_from_the_host_is_pointed_out(tmp_path: Path) -> None:
+    path = compose(tmp_path, yaml.safe_dump({"services": {
+        "web": {"image": "app:${TAG:-latest}", "environment": ["HOME_DIR", "MODE=x"]},
+        "Web": {"image": "app:1"}}}, sort_keys=False))
+    imported = import_compose(path)
+    assert set(imported.services) == {"web", "web-1"}
+    assert imported.services["web"]["environment"] == {"HOME_DIR": "", "MODE": "x"}
+    assert "environment HOME_DIR: compose passes it from the host's environment; set its " \
+           "value in the file" in imported.notes["web"]
+    assert any(n.startswith("contains ${...}") for n in imported.notes["web"])
+    assert imported.notes["web-1"] == [
+        "renamed from 'Web': its cleaned name clashed with another service"]
+
+
+def test_relative_mounts_are_rewritten_for_where_the_file_goes(tmp_path: Path) -> None:
+    project = tmp_path / "shop"
+    project.mkdir()
+    path = compose(project, yaml.safe_dump({"services": {"web": {
+        "image": "x", "volumes": ["./nginx.conf:/etc/nginx.conf:ro", "data:/data",
+                                  {"type": "bind", "source": "./html", "target": "/www"}]}}}))
+    target = tmp_path / "desired_state"
+    target.mkdir()
+    assert import_compose(path, target_dir=target).services["web"]["volumes"] == [
+        "../shop/nginx.conf:/etc/nginx.conf:ro", "data:/data", "../shop/html:/www"]
+    assert import_compose(path).services["web"]["volumes"][0] == \
+        "./nginx.conf:/etc/nginx.conf:ro"
 
 
 def test_a_file_that_is_not_compose_is_refused_clearly(tmp_path: Path) -> None:

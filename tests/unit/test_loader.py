@@ -218,3 +218,29 @@ def test_only_container_fields_change_the_spec_hash(tmp_path: Path) -> None:
     assert first.spec_hash != changed.spec_hash
     assert [f for f in first.field_hashes()
             if first.field_hashes()[f] != changed.field_hashes()[f]] == ["environment"]
+
+
+def test_a_writable_mount_into_the_desired_state_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "files").mkdir()
+    write(tmp_path, "a.yaml", "services:\n  s:\n    category: ai\n    image: x\n"
+                              "    volumes:\n      - ./files:/data\n")
+    assert errors_of(tmp_path) == [
+        "a.yaml:6: services.s.volumes[0]: ./files is inside the desired-state directory; "
+        "mount it read-only (add :ro): containers must not write into the reviewed files"]
+
+
+def test_a_checkout_elsewhere_hashes_the_same_and_content_is_part_of_it(tmp_path: Path) -> None:
+    for name in ("live", "review"):
+        (tmp_path / name / "files").mkdir(parents=True)
+        (tmp_path / name / "files" / "app.conf").write_text("level = info\n")
+        write(tmp_path / name, "a.yaml", "services:\n  s:\n    category: ai\n    image: x\n"
+                                         "    volumes: [\"./files/app.conf:/etc/app.conf:ro\"]\n")
+    live = load_directory(tmp_path / "live").services["s"]
+    review = load_directory(tmp_path / "review").services["s"]
+    assert live.volumes[0].source != review.volumes[0].source
+    assert live.spec_hash == review.spec_hash
+    (tmp_path / "review" / "files" / "app.conf").write_text("level = debug\n")
+    edited = load_directory(tmp_path / "review").services["s"]
+    assert edited.spec_hash != live.spec_hash
+    assert [f for f in edited.field_hashes() if edited.field_hashes()[f] !=
+            live.field_hashes().get(f)] == ["files"]

@@ -2,6 +2,7 @@
 counts and the exit status they lead to, and the recap of a pass."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -32,8 +33,8 @@ def observed(of, **changes) -> ObservedContainer:
 
 
 def diff(old, new, fields: tuple[str, ...]) -> list[str]:
-    return [c.render() for c in spec_changes(old.container_fields(), new.container_fields(),
-                                             fields)]
+    """As a plan shows it: the old side from the container's label, the new from the spec."""
+    return [c.render() for c in spec_changes(old.label_fields(), new.label_fields(), fields)]
 
 
 @pytest.mark.parametrize("changes, fields, lines", [
@@ -60,6 +61,28 @@ def test_each_field_diffs_readably_and_never_shows_a_secret(changes: dict,
                                                            fields: tuple[str, ...],
                                                            lines: list[str]) -> None:
     assert diff(WEB, replace(WEB, **changes), fields) == lines
+
+
+@pytest.mark.parametrize("old, new, line", [
+    ({"environment": (("DATABASE_URL", "postgres://app:pw1@db/app"),)},
+     {"environment": (("DATABASE_URL", "postgres://app:pw2@db/app"),)},
+     "~ environment.DATABASE_URL: postgres://app:********@db/app -> "
+     "postgres://app:********@db/app (changed)"),
+    ({"command": ("serve", "--password", "hunter1")}, {"command": ("serve", "--password", "hunter2")},
+     "~ command: serve --password ******** -> serve --password ******** (changed)"),
+    ({"command": ("sh", "-c", "app --token abc")}, {"command": ("sh", "-c", "app --token xyz")},
+     "~ command: sh -c 'app --token ********' -> sh -c 'app --token ********' (changed)"),
+])
+def test_a_changed_secret_says_so_without_showing_it(old: dict, new: dict, line: str) -> None:
+    assert diff(replace(WEB, **old), replace(WEB, **new), tuple(old)) == [line]
+
+
+def test_the_container_label_keeps_no_secret() -> None:
+    label = json.dumps(replace(WEB, environment=(("DB_PASSWORD", "pw1"),
+                                                 ("URL", "https://u:s3cret@x/")),
+                               command=("serve", "--token", "t0k")).label_fields())
+    for secret in ("pw1", "s3cret", "t0k"):
+        assert secret not in label
 
 
 def test_a_container_from_before_the_spec_label_shows_unknown_old_values() -> None:
