@@ -105,3 +105,9 @@ def test_a_followed_branch_is_fast_forwarded_and_a_bad_commit_changes_nothing(
     assert "is not a fast-forward" in state(server)["source"]["detail"]
     assert state(server)["source"]["commit"] == bad, "never forced"
     assert containers(docker_client, instance)["worker"].id == running
+
+    remote.rename(tmp_path / "gone.git")  # the remote goes away: fetches fail
+    wait_for(lambda: state(server)["source"]["detail"].startswith("git failed:"), timeout=20,
+             what="the failed fetch to be reported")
+    assert state(server)["source"]["commit"] == bad
+    assert containers(docker_client, instance)["worker"].id == running
