@@ -10,6 +10,7 @@ from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from app.api import BLUEPRINTS
+from app.api.ops.routes import registry_for
 from app.config import ROOT, desired_state_dir, load_config
 from app.desired_state.follow import FileWatcher, GitFollower
 from app.engine.docker_engine import DockerEngine
@@ -47,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep the contract's field order
     _configure_logging(app.config["LOG_LEVEL"])
     steward = _build_steward(app.config)
+    steward.metrics = registry_for(steward.store)
     app.extensions["steward"] = steward
     api = Api(app)
     for blueprint in BLUEPRINTS:

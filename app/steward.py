@@ -7,7 +7,7 @@ serving, so tests and CLI commands get the same app without a background thread.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 from flask import current_app
 
@@ -35,6 +35,8 @@ class Steward:
     follower: GitFollower | None = None
     #: The status page's live feed; set by the app factory (`app/web/feed.py`).
     feed: FleetFeed | None = None
+    #: The Prometheus registry `/metrics` serves; set by the app factory.
+    metrics: Any = None
 
     def __post_init__(self) -> None:
         """Wire the parts that wake passes to the scheduler."""

@@ -20,6 +20,7 @@ import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import Healthcheck, Mount
 
+from app import metrics
 from app.desired_state.spec import ServiceSpec
 from app.engine.observed import ObservedContainer
 from app.errors import ActionFailed, EngineUnavailable
@@ -258,10 +259,13 @@ class DockerEngine:
         except reraise:
             raise
         except NotFound as err:
+            metrics.DOCKER_ERRORS.labels("refused").inc()
             raise ActionFailed(f"{what}: No such container or image ({_short(err)})") from None
         except APIError as err:
+            metrics.DOCKER_ERRORS.labels("refused").inc()
             raise ActionFailed(f"{what}: {_short(err)}") from None
         except (requests.ConnectionError, requests.Timeout, DockerException) as err:
+            metrics.DOCKER_ERRORS.labels("unreachable").inc()
             self._client = None
             raise EngineUnavailable(f"Docker engine unreachable: {_short(err)}") from None
 

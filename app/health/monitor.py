@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
+from app import metrics
 from app.desired_state.spec import HealthCheck
 from app.health.probes import probe
 from app.store.db import Store
@@ -80,7 +81,8 @@ class HealthMonitor:
 
     def _probe(self, target: Target) -> None:
         try:
-            result = probe(target.check)
+            with metrics.PROBE_DURATION.labels(target.check.kind).time():
+                result = probe(target.check)
             now = self.clock()
             in_grace = target.started_at is None or \
                 now - target.started_at < timedelta(seconds=target.check.start_period)

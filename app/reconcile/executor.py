@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+from app import metrics
 from app.desired_state.spec import CATEGORIES, ServiceSpec
 from app.engine.docker_engine import DockerEngine
 from app.errors import ActionFailed, EngineUnavailable
@@ -165,4 +166,6 @@ def _run(action: Action, engine: DockerEngine, store: Store, specs: Mapping[str,
         return "unreachable", str(err)
     with store.session() as session:
         record_action(session, action, now(), container_id=container_id, seen_version=seen)
+    if action.heal or action.kind in (Kind.FLAPPING, Kind.DISABLE):
+        metrics.FAILURES.labels(action.service).inc()
     return "done", ""

@@ -25,6 +25,7 @@ from app.engine.docker_engine import DockerEngine
 from app.engine.observed import ObservedContainer
 from app.errors import EngineUnavailable
 from app.health.monitor import HealthMonitor, Target
+from app import metrics
 from app.reconcile import policy
 from app.reconcile.actions import Plan
 from app.reconcile.executor import ExecutionReport, execute
@@ -139,6 +140,7 @@ class Reconciler:
             return self._pass(only)
         except Exception:  # noqa: BLE001 - the job must outlive any single bad pass
             log.exception("reconcile pass failed; retrying on the next one")
+            metrics.PASSES.labels("error").inc()
             self.wake(self.clock() + ENGINE_RETRY, None, "retry")
             return None
 
@@ -164,6 +166,7 @@ class Reconciler:
         try:
             desired = load_directory(self.desired_dir)
         except DesiredStateError as err:
+            metrics.LOAD_ERRORS.inc()
             self._load_error = "\n".join(str(e) for e in err.errors)
             log.error("desired state at %s rejected, last good state kept:\n%s",
                       revision.describe(), self._load_error)
@@ -208,8 +211,17 @@ class Reconciler:
         return result
 
     def _pass(self, only: frozenset[str] | None, actor: str | None = None) -> PassResult:
-        """One pass. It is recorded as an apply when an actor asked for it (CLI, API), or
-        when it changed containers on its own (actor `reconciler`)."""
+        """One pass, timed and counted by outcome. It is recorded as an apply when an actor
+        asked for it (CLI, API), or when it changed containers on its own (`reconciler`)."""
+        with metrics.PASS_DURATION.time():
+            result = self._one_pass(only, actor)
+        outcome = "engine_unavailable" if result.engine_error else summarize(result).result
+        metrics.PASSES.labels(outcome).inc()
+        if not result.engine_error:
+            metrics.LAST_SUCCESS.set_to_current_time()
+        return result
+
+    def _one_pass(self, only: frozenset[str] | None, actor: str | None) -> PassResult:
         started = self.clock()
         load_error = self.load_desired()
         with self.store.reader() as session:

@@ -47,6 +47,10 @@ class ReconcileScheduler:
                                     id=f"wake:{service or '*'}:{why}", replace_existing=True,
                                     misfire_grace_time=None)
 
+    @property
+    def running(self) -> bool:
+        return self._scheduler.running
+
     def shutdown(self) -> None:
         """Stop scheduling; managed containers keep running."""
         if self._scheduler.running:

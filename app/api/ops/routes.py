@@ -1,0 +1,122 @@
+"""Steward's own health and metrics: `/healthz` (alive), `/readyz` (able to serve and
+reconcile), `/metrics` (Prometheus)."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import marshmallow as ma
+from flask import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import metrics
+from app.extensions import Blueprint, Schema, UTCTimestamp
+from app.overview import list_services
+from app.status import STATUSES
+from app.steward import current_steward, utcnow
+from app.store.db import Store
+from app.store.runtime import engine_status
+from app.store.sync import last_load
+
+blp = Blueprint("ops", __name__, url_prefix="",
+                description="Steward itself: liveness, readiness and Prometheus metrics.")
+
+
+class AliveSchema(Schema):
+    status = ma.fields.String(required=True, metadata={"example": "alive"})
+
+
+class DockerSchema(Schema):
+    reachable = ma.fields.Boolean(allow_none=True, metadata={
+        "description": "null until Steward first asked"})
+    detail = ma.fields.String(allow_none=True)
+    checked_at = UTCTimestamp(allow_none=True)
+
+
+class ReadySchema(Schema):
+    ready = ma.fields.Boolean(required=True)
+    database = ma.fields.String(required=True, metadata={"description": "ok, or the error"})
+    scheduler = ma.fields.String(required=True, metadata={"description": "running or stopped"})
+    docker = ma.fields.Nested(DockerSchema, required=True, metadata={
+        "description": "Reported, not required: a Docker outage is not Steward's"})
+
+
+@blp.route("/healthz")
+@blp.response(200, AliveSchema)
+def healthz() -> dict:
+    """Liveness: the process answers"""
+    return {"status": "alive"}
+
+
+@blp.route("/readyz")
+@blp.response(200, ReadySchema)
+@blp.alt_response(503, schema=ReadySchema, description="Not ready: database or scheduler")
+def readyz() -> tuple[dict, int]:
+    """Readiness: the database answers and the reconcile job runs; Docker is reported"""
+    steward = current_steward()
+    docker = {"reachable": None, "detail": None, "checked_at": None}
+    try:
+        with steward.store.reader() as session:
+            session.execute(text("SELECT 1"))
+            status = engine_status(session)
+            if status is not None:
+                docker = {"reachable": status.reachable, "detail": status.detail,
+                          "checked_at": status.checked_at}
+        database = "ok"
+    except SQLAlchemyError as err:
+        database = f"unreachable: {str(err).splitlines()[0][:200]}"
+    scheduler = "running" if steward.scheduler.running else "stopped"
+    ready = database == "ok" and scheduler == "running"
+    return {"ready": ready, "database": database, "scheduler": scheduler,
+            "docker": docker}, 200 if ready else 503
+
+
+@blp.route("/metrics")
+@blp.doc(responses={"200": {"description": "Prometheus text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}}}})
+def prometheus_metrics() -> Response:
+    """Prometheus metrics: per-service status, restarts, failures, passes, probes, errors"""
+    registry = current_steward().metrics
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+class FleetCollector(Collector):
+    """Per-service metrics and the revision in force, read from the store when scraped."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator:
+        status = GaugeMetricFamily("steward_service_status", "1 for the service's current "
+                                   "status, 0 for the others",
+                                   labels=["service", "category", "status"])
+        restarts = CounterMetricFamily("steward_service_restarts", "Restarts of the service",
+                                       labels=["service", "category"])
+        failures = GaugeMetricFamily("steward_service_failure_count", "Consecutive failures "
+                                     "counted toward the failure limit",
+                                     labels=["service", "category"])
+        revision = InfoMetricFamily("steward_desired_state", "The desired state in force")
+        with self.store.reader() as session:
+            for service in list_services(session, utcnow()):
+                for value in STATUSES:
+                    status.add_metric([service.name, service.category, value],
+                                      1.0 if service.status == value else 0.0)
+                restarts.add_metric([service.name, service.category], service.restart_count)
+                failures.add_metric([service.name, service.category], service.failure_count)
+            good = last_load(session, ok=True)
+        if good is not None:
+            revision.add_metric([], {"revision": good.revision or "", "digest": good.digest,
+                                     "dirty": str(bool(good.dirty)).lower()})
+        yield from (status, restarts, failures, revision)
+
+
+def registry_for(store: Store) -> CollectorRegistry:
+    """One registry per app: the process metrics and this store's fleet."""
+    registry = CollectorRegistry()
+    for metric in metrics.PROCESS_METRICS:
+        registry.register(metric)
+    registry.register(FleetCollector(store))
+    return registry

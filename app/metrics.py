@@ -1,0 +1,30 @@
+"""What Steward does, counted where it happens: pass durations and outcomes, health check
+durations, Docker API errors, rejected loads, failures. Defined once here, outside any
+registry; each app's `/metrics` registry (`app/ops.py`) adds them beside the fleet's
+metrics, which it reads from the store when scraped.
+"""
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PASS_DURATION = Histogram(
+    "steward_reconcile_pass_duration_seconds", "Time one reconcile pass took",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=None)
+PASSES = Counter("steward_reconcile_passes", "Reconcile passes by outcome "
+                 "(ok, changed, failed, engine_unavailable, error)", ["outcome"], registry=None)
+LAST_SUCCESS = Gauge("steward_last_successful_pass_timestamp_seconds",
+                     "When the last pass that reached Docker ended (Unix time)", registry=None)
+PROBE_DURATION = Histogram(
+    "steward_health_check_duration_seconds", "Time one http or tcp health probe took",
+    ["kind"], buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=None)
+DOCKER_ERRORS = Counter("steward_docker_api_errors", "Docker API calls that failed, by kind "
+                        "(refused: the engine said no; unreachable)", ["kind"], registry=None)
+LOAD_ERRORS = Counter("steward_desired_state_load_errors",
+                      "Loads of the desired-state files that were rejected", registry=None)
+FAILURES = Counter("steward_service_failures", "Failures healed or given up on (restarts "
+                   "that count, flapping, disables at the limit) since Steward started",
+                   ["service"], registry=None)
+
+PROCESS_METRICS = (PASS_DURATION, PASSES, LAST_SUCCESS, PROBE_DURATION, DOCKER_ERRORS,
+                    LOAD_ERRORS, FAILURES)
