@@ -27,6 +27,8 @@ from app.web.feed import FleetFeed
 from app.web.fleet import Fleet, pending_lines, read_fleet
 
 DOCS_ASSETS = "/api/docs/assets/"
+#: No request body Steward accepts is anywhere near this; larger ones get 413.
+MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -44,7 +46,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update(config or {})
     app.config.update(SECRET_KEY=app.config["SECRET_KEY"] or _secret_key(app),
-                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES)
     app.json.sort_keys = False  # keep the contract's field order
     _configure_logging(app.config["LOG_LEVEL"])
     steward = _build_steward(app.config)

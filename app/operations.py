@@ -1,9 +1,11 @@
 """Operator actions on one service (restart, start, stop, enable, disable).
 
-The API and the CLI call these. Each checks the request against the service's state,
+The API and the page call these. Each checks the request against the service's state,
 records it in the store with an event, and leaves the Docker work to the reconciler's next
 pass, so the caller can answer at once. Each also bumps the service's request version: a
 pass that planned before the request will not act on the service with stale facts.
+Requests are serialised by the row lock: of fifty simultaneous restarts, one is accepted
+and the others are told a restart is already in progress until it has been carried out.
 """
 from __future__ import annotations
 
@@ -26,6 +28,10 @@ class ServiceNotFound(PermanentError):
 
 class ActionRejected(PermanentError):
     """The request does not fit the service's state (e.g. restart of a disabled service)."""
+
+
+class ActionInProgress(PermanentError):
+    """The same action was asked for and has not been carried out yet."""
 
 
 class EngineDown(PermanentError):
@@ -59,6 +65,8 @@ def restart(session: Session, name: str, now: datetime, actor: str) -> None:
     row = _lock(session, name)
     if not row.enabled:
         raise ActionRejected(f"Service '{name}' is disabled; enable it before restarting")
+    if row.pending_action in ("restart", "start"):
+        raise ActionInProgress(f"A restart of '{name}' is already in progress")
     _reset_failures(row)
     row.manually_stopped = False
     row.pending_action = "restart" if row.container_id else "start"
@@ -75,6 +83,8 @@ def start(session: Session, name: str, now: datetime, actor: str) -> None:
     if row.container_state == "running" and not row.manually_stopped:
         hint = "; use restart to restart it" if row.health == "unhealthy" else ""
         raise ActionRejected(f"Service '{name}' is already running{hint}")
+    if row.pending_action in ("restart", "start", "enable"):
+        raise ActionInProgress(f"A start of '{name}' is already in progress")
     row.manually_stopped = False
     row.error_count, row.last_error = 0, None
     row.pending_action = "start"

@@ -110,6 +110,8 @@ def act(name: str, action: str) -> Response | str | tuple:
         return _reply(404, str(err), name)
     except operations.ActionRejected as err:
         return _reply(400, str(err), name)
+    except operations.ActionInProgress as err:
+        return _reply(409, str(err), name)
     except operations.EngineDown as err:
         return _reply(503, str(err), name)
     steward.trigger([name])

@@ -187,3 +187,29 @@ def test_every_api_error_is_json_with_detail(fleet: Steward, client: FlaskClient
     response = getattr(client, method)(url)
     assert response.status_code == code
     assert response.is_json and response.get_json()["detail"]
+
+
+def test_a_second_restart_before_the_first_is_carried_out_is_refused(
+        fleet: Steward, client: FlaskClient) -> None:
+    assert client.post("/api/system/services/rtdetr/restart").status_code == 200
+    again = client.post("/api/system/services/rtdetr/restart")
+    assert (again.status_code, again.get_json()["detail"]) == \
+        (409, "A restart of 'rtdetr' is already in progress")
+    with fleet.store.session() as session:  # the pass carried it out
+        session.get(RuntimeState, "rtdetr").pending_action = None
+    assert client.post("/api/system/services/rtdetr/restart").status_code == 200
+
+
+def test_bodies_are_bounded(client: FlaskClient) -> None:
+    answer = client.post("/api/system/apply", data="{" + " " * 70_000 + "}",
+                         content_type="application/json")
+    assert answer.status_code == 413 and answer.get_json()["detail"]
+
+
+def test_unknown_query_parameters_are_ignored_and_unknown_body_fields_refused(
+        client: FlaskClient) -> None:
+    assert client.get("/api/system/services?category=ai&verbose=1").status_code == 200
+    answer = client.post("/api/system/services/rtdetr/pause",
+                         json={"duration": "1m", "privileged": True})
+    assert (answer.status_code, answer.get_json()["detail"]) == \
+        (422, "Invalid json parameter 'privileged': Unknown field.")

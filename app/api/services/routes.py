@@ -30,6 +30,7 @@ UNAVAILABLE = operations.UNAVAILABLE
 _ERRORS = {
     400: "Bad request - the action does not fit the service's state",
     404: "Service not found",
+    409: "The same action is already in progress",
     503: UNAVAILABLE,
     500: "Internal server error",
 }
@@ -100,6 +101,8 @@ def _act(name: str, action: str) -> dict:
         abort(404, message=str(err))
     except operations.ActionRejected as err:
         abort(400, message=str(err))
+    except operations.ActionInProgress as err:
+        abort(409, message=str(err))
     except operations.EngineDown as err:
         abort(503, message=str(err))
     steward.trigger([name])
@@ -117,7 +120,7 @@ def _action_example(verb: str, status: str) -> dict:
 
 @blp.route("/<string:name>/restart", methods=["POST"])
 @blp.response(200, ServiceActionSchema, example=_action_example("restart initiated", "starting"))
-@_documents(400, 404, 503, 500)
+@_documents(400, 404, 409, 503, 500)
 def restart_service(name: str) -> dict:
     """Restart a service (resets its failure count)"""
     return _act(name, "restart")
@@ -125,7 +128,7 @@ def restart_service(name: str) -> dict:
 
 @blp.route("/<string:name>/start", methods=["POST"])
 @blp.response(200, ServiceActionSchema, example=_action_example("start initiated", "starting"))
-@_documents(400, 404, 503, 500)
+@_documents(400, 404, 409, 503, 500)
 def start_service(name: str) -> dict:
     """Start a stopped service"""
     return _act(name, "start")
