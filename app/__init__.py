@@ -9,7 +9,9 @@ from typing import Any, Mapping
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
+from app.access import check_access
 from app.api import BLUEPRINTS
+from app.auth import TokenConfigError, load_tokens
 from app.api.ops.routes import registry_for
 from app.config import ROOT, desired_state_dir, load_config
 from app.desired_state.follow import FileWatcher, GitFollower
@@ -53,6 +55,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     steward = _build_steward(app.config)
     steward.metrics = registry_for(steward.store)
     app.extensions["steward"] = steward
+    try:
+        app.extensions["steward_tokens"] = load_tokens(app.config)
+    except TokenConfigError as err:
+        raise SystemExit(f"Steward cannot start: {err}") from None
     api = Api(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
@@ -64,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _add_status_page(app: Flask, steward: Steward) -> None:
     app.before_request(web_routes.refuse_cross_site)
+    app.before_request(check_access)
     app.register_blueprint(web_routes.bp)
     for name in ("duration", "when", "iso", "category"):
         app.add_template_filter(getattr(web_format, name), name)

@@ -17,6 +17,9 @@ import docker
 from app.config import desired_state_dir, load_config
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 @click.group()
 def main() -> None:
     """Steward keeps Docker services the way desired_state/ says."""
@@ -37,6 +40,14 @@ def serve(host: str | None, port: int | None) -> None:
     steward.start_background()
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
+    if not app.extensions["steward_tokens"].enabled:
+        if host not in LOOPBACK:
+            click.echo(f"No API tokens are configured, so Steward will not listen on {host}: "
+                       "set STEWARD_API_TOKENS or STEWARD_TOKENS_FILE to serve other hosts.",
+                       err=True)
+            host = "127.0.0.1"
+        click.echo("No API tokens configured: anyone who can reach 127.0.0.1 can act; "
+                   "listening on 127.0.0.1 only.")
 
     def stop(*_: Any) -> None:
         steward.end_streams()  # first, so waitress's threads are free when it stops
@@ -121,7 +132,8 @@ def apply(service: str | None, wait: bool, timeout: float, as_json: bool,
     """Run one pass now and print a recap; exit 1 if anything failed.
 
     When a Steward server is running, the apply goes through it (one reconciler changes
-    containers); otherwise it runs here, with the same planner and executor.
+    containers; an operator token goes in STEWARD_TOKEN); otherwise it runs here, with the
+    same planner and executor.
     """
     request = {"wait": wait, "timeout": timeout, **({"service": service} if service else {})}
     server = _server_to_use(url)
@@ -159,8 +171,10 @@ def _server_to_use(url: str | None) -> str | None:
 def _apply_remote(url: str, request: dict) -> dict:
     import requests
 
+    token = os.environ.get("STEWARD_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        answer = requests.post(f"{url}/api/system/apply", json=request,
+        answer = requests.post(f"{url}/api/system/apply", json=request, headers=headers,
                                timeout=request["timeout"] * 2 + 30)
         body = answer.json()
     except requests.RequestException as err:

@@ -12,6 +12,16 @@ from app.reconcile.policy import STABLE_PERIOD_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
+def _boolean(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+_boolean.__name__ = "boolean (true or false)"
+
 #: name -> (environment variable, default, parser)
 SETTINGS: dict[str, tuple[str, Any, type]] = {
     "DATABASE_URL": ("STEWARD_DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'steward.db'}", str),
@@ -27,6 +37,9 @@ SETTINGS: dict[str, tuple[str, Any, type]] = {
     "STREAM_SECONDS": ("STEWARD_STREAM_SECONDS", 300.0, float),
     "STREAM_HEARTBEAT": ("STEWARD_STREAM_HEARTBEAT", 15.0, float),
     "SECRET_KEY": ("STEWARD_SECRET_KEY", "", str),
+    "API_TOKENS": ("STEWARD_API_TOKENS", "", str),
+    "TOKENS_FILE": ("STEWARD_TOKENS_FILE", "", str),
+    "OPEN_READS": ("STEWARD_OPEN_READS", False, _boolean),
     "WATCH_INTERVAL": ("STEWARD_WATCH_INTERVAL", 1.0, float),
     "GIT_URL": ("STEWARD_GIT_URL", "", str),
     "GIT_BRANCH": ("STEWARD_GIT_BRANCH", "main", str),

@@ -52,7 +52,8 @@ def _accept(session: Session, row: RuntimeState, now: datetime, actor: str, kind
             message: str) -> None:
     """Record an accepted request: a new request version and an event."""
     row.request_version += 1
-    record_event(session, service=row.service, kind=kind, at=now, actor=actor, message=message)
+    record_event(session, service=row.service, kind=kind, at=now, actor=actor,
+                 origin=session.info.get("origin"), message=message)
 
 
 def _reset_failures(row: RuntimeState) -> None:
@@ -131,16 +132,26 @@ ACTIONS: dict[str, tuple[Callable[[Session, str, datetime, str], None], str]] = 
 }
 
 
-def perform(store: Store, action: str, name: str, now: datetime, actor: str) -> str:
+def perform(store: Store, action: str, name: str, now: datetime, actor: str,
+            origin: str = "local") -> str:
     """Check and record one action in one transaction; return the message for the caller.
 
-    Raises ServiceNotFound, ActionRejected, or EngineDown (nothing is recorded then); the
-    caller wakes the reconciler, which carries the action out.
+    Raises ServiceNotFound, ActionRejected, ActionInProgress or EngineDown; then nothing
+    changes, and the refused attempt is logged as an event of its own (the audit trail
+    holds what was asked, by whom, from where, and how it ended). The caller wakes the
+    reconciler, which carries an accepted action out.
     """
     operation, verb = ACTIONS[action]
-    with store.session() as session:
-        operation(session, name, now, actor)
-        status = engine_status(session)
-        if status is not None and not status.reachable:
-            raise EngineDown(f"{UNAVAILABLE}: {status.detail}; Steward retries on its own")
+    try:
+        with store.session() as session:
+            session.info["origin"] = origin
+            operation(session, name, now, actor)
+            status = engine_status(session)
+            if status is not None and not status.reachable:
+                raise EngineDown(f"{UNAVAILABLE}: {status.detail}; Steward retries on its own")
+    except PermanentError as err:
+        with store.session() as session:
+            record_event(session, service=name, kind=f"{action}-refused", at=now, actor=actor,
+                         origin=origin, message=str(err))
+        raise
     return f"Service '{name}' {verb}"

@@ -125,7 +125,9 @@ class Event(Base):
     service: Mapped[str | None] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
-    actor: Mapped[str] = mapped_column(String(64), default="reconciler")
+    actor: Mapped[str] = mapped_column(String(64), default="reconciler", index=True)
+    #: Where the actor was: an address for API and page requests, `local` for Steward.
+    origin: Mapped[str | None] = mapped_column(String(64))
 
 
 class DesiredStateLoad(Base):

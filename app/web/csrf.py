@@ -36,8 +36,13 @@ def is_cross_site() -> bool:
 
 def token() -> str:
     if FIELD not in session:
-        session[FIELD] = secrets.token_urlsafe(32)
+        session[FIELD] = new_token()
     return session[FIELD]
+
+
+def new_token() -> str:
+    """A fresh token (also after signing in, so a token planted before it is worthless)."""
+    return secrets.token_urlsafe(32)
 
 
 def is_valid() -> bool:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request
+from flask import (
+    Blueprint, Response, current_app, flash, g, redirect, render_template, request, session,
+)
 
 from app import operations
+from app.access import SESSION_KEY, current_actor, origin, tokens
 from app.errors import ActionFailed, EngineUnavailable
 from app.steward import current_steward, utcnow
 from app.store.events import recent_events
@@ -47,7 +50,9 @@ def refuse_cross_site() -> Response | tuple | None:
 
 @bp.app_context_processor
 def page_globals() -> dict:
-    return {"csrf": csrf.token() if request else ""}
+    identity = getattr(g, "identity", None) if request else None
+    return {"csrf": csrf.token() if request else "", "identity": identity,
+            "auth_enabled": tokens().enabled}
 
 
 @bp.get("/")
@@ -57,6 +62,42 @@ def index() -> str:
     with steward.store.reader() as session:
         fleet = read_fleet(session, utcnow(), pending_lines(steward))
     return render_template("index.html", fleet=fleet, version=position)
+
+
+@bp.get("/login")
+def login_form() -> str:
+    return render_template("login.html", next=_safe_next(request.args.get("next")), error=None)
+
+
+@bp.post("/login")
+def login() -> Response | tuple:
+    """Trade a token for a signed session cookie (HttpOnly, SameSite=Lax)."""
+    if not csrf.is_valid():
+        return _error_page(400, "This form expired (CSRF check failed). Reload and try again.")
+    identity = tokens().identify(request.form.get("token", ""))
+    target = _safe_next(request.form.get("next"))
+    if identity is None:
+        return render_template("login.html", next=target,
+                               error="That token is not valid."), 401
+    session.clear()
+    session[SESSION_KEY] = {"name": identity.name, "role": identity.role}
+    session[csrf.FIELD] = csrf.new_token()
+    return redirect(target, code=303)
+
+
+@bp.post("/logout")
+def logout() -> Response | tuple:
+    if not csrf.is_valid():
+        return _error_page(400, "This form expired (CSRF check failed). Reload and try again.")
+    session.clear()
+    return redirect("/login" if tokens().enabled else "/", code=303)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this server: never another site after signing in."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
 
 
 @bp.get("/services/<name>")
@@ -105,7 +146,8 @@ def act(name: str, action: str) -> Response | str | tuple:
                                verb=CONFIRM[action], back=_back(name))
     steward = current_steward()
     try:
-        message = operations.perform(steward.store, action, name, utcnow(), actor="page")
+        message = operations.perform(steward.store, action, name, utcnow(),
+                                     actor=current_actor("page"), origin=origin())
     except operations.ServiceNotFound as err:
         return _reply(404, str(err), name)
     except operations.ActionRejected as err:

@@ -122,7 +122,7 @@ class LiveServer:
         if self.process and self.process.poll() is not None:
             pytest.fail(f"steward serve exited:\n{self.log.read_text()[-3000:]}")
         try:
-            return requests.get(f"{self.url}/api/system/desired-state", timeout=1).ok
+            return requests.get(f"{self.url}/healthz", timeout=1).ok
         except requests.ConnectionError:
             return False
 

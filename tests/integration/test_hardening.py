@@ -42,3 +42,30 @@ def test_fifty_simultaneous_restarts_cause_one_restart(
         filters={"container": container_id, "event": "restart"})]
     assert len(restarts) == 1
     assert server.service("worker")["restart_count"] == 1
+
+
+def test_tokens_guard_a_live_server_and_never_reach_its_log(
+        make_server: Callable[..., LiveServer], desired_dir: Path, test_image: str) -> None:
+    viewer, operator = "viewer-secret-0123456789", "operator-secret-0123456789"
+    write_state(desired_dir, "services:\n" + service("worker", test_image, '["sleep", "3600"]'))
+    server = make_server(STEWARD_API_TOKENS=f"watcher:viewer:{viewer},ops:operator:{operator}",
+                         STEWARD_LOG_LEVEL="DEBUG")
+    url = f"{server.url}/api/system/services"
+    assert requests.get(url, timeout=10).status_code == 401
+    assert requests.get(url, headers={"Authorization": f"Bearer {viewer}"},
+                        timeout=10).status_code == 200
+    restart = f"{url}/worker/restart"
+    assert requests.post(restart, headers={"Authorization": f"Bearer {viewer}"},
+                         timeout=10).status_code == 403
+    assert requests.post(restart, headers={"Authorization": "Bearer not-a-token-at-all"},
+                         timeout=10).status_code == 401
+    assert requests.post(restart, headers={"Authorization": f"Bearer {operator}"},
+                         timeout=10).status_code == 200
+    events = requests.get(f"{server.url}/api/system/events?actor=ops", timeout=10, headers={
+        "Authorization": f"Bearer {viewer}"}).json()["events"]
+    assert [(e["kind"], e["actor"], e["origin"]) for e in events] == \
+        [("restart-requested", "ops", "127.0.0.1")]
+    server.stop()
+    log = server.log.read_text()
+    assert "restart-requested worker" in log and "by ops from 127.0.0.1" in log
+    assert viewer not in log and operator not in log and "not-a-token-at-all" not in log

@@ -35,7 +35,7 @@ class TestEvents:
         add_events(steward)
         events = client.get("/api/system/events").get_json()["events"]
         assert [e["kind"] for e in events[:4]] == ["engine-up", "backoff", "restart", "start"]
-        assert list(events[0]) == ["id", "at", "service", "kind", "message", "actor"]
+        assert list(events[0]) == ["id", "at", "service", "kind", "message", "actor", "origin"]
         assert events[0]["at"] == at(3) and events[0]["service"] is None
 
     @pytest.mark.parametrize("query, kinds", [

@@ -13,6 +13,8 @@ class EventQueryArgsSchema(Schema):
                                                  "(ISO 8601 with a time zone)"})
     kind = ma.fields.String(validate=ma.validate.Length(1, 32),
                             metadata={"description": "Only events of this kind (e.g. restart)"})
+    actor = ma.fields.String(validate=ma.validate.Length(1, 64), metadata={
+        "description": "Only events by this actor (a token name, api, page, cli, reconciler)"})
     limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(1, 1000),
                               metadata={"description": "At most this many (1-1000)"})
 
@@ -25,8 +27,10 @@ class EventSchema(Schema):
     kind = ma.fields.String(required=True, metadata={
         "description": "e.g. start, restart, backoff, dependency, disable, flapping, error"})
     message = ma.fields.String(required=True)
-    actor = ma.fields.String(required=True,
-                             metadata={"description": "reconciler, api, or who acted"})
+    actor = ma.fields.String(required=True, metadata={
+        "description": "Who acted: the token's name, or api, page, cli, reconciler"})
+    origin = ma.fields.String(allow_none=True, metadata={
+        "description": "Where from: the client's address, or local"})
 
 
 class EventListSchema(Schema):

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from flask.views import MethodView
 from flask_smorest import abort
 
+from app.access import current_actor
 from app.api.pauses.schemas import (
     MAX_PAUSE_SECONDS, PauseListSchema, PauseRequestSchema, PauseResultSchema,
 )
@@ -48,7 +49,7 @@ def _pause(scope: pauses.Scope, target: str, args: dict) -> dict:
     steward = current_steward()
     with steward.store.session() as session:
         row = pauses.pause(session, scope, target, until=until, reason=args.get("reason"),
-                           actor="api", now=now)
+                           actor=current_actor("api"), now=now)
     steward.trigger([target] if scope == "service" else None)
     return {"success": True, "pause": row,
             "message": f"Self-healing of {scope} '{target}' paused until "
@@ -59,7 +60,8 @@ def _resume(scope: pauses.Scope, target: str) -> dict:
     _check_target(scope, target)
     steward = current_steward()
     with steward.store.session() as session:
-        ended = pauses.resume(session, scope, target, actor="api", now=utcnow())
+        ended = pauses.resume(session, scope, target, actor=current_actor("api"),
+                              now=utcnow())
     steward.trigger([target] if scope == "service" else None)
     state = "resumed" if ended else "was not paused"
     return {"success": True, "pause": None,

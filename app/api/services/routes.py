@@ -13,6 +13,7 @@ from flask_smorest import abort
 from sqlalchemy.orm import Session
 
 from app import operations
+from app.access import current_actor, origin
 from app.api.services.schemas import (
     SERVICE_EXAMPLE, ServiceActionSchema, ServiceDetailSchema, ServiceListSchema,
     ServiceQueryArgsSchema,
@@ -96,7 +97,8 @@ def _act(name: str, action: str) -> dict:
     steward = current_steward()
     now = utcnow()
     try:
-        message = operations.perform(steward.store, action, name, now, actor="api")
+        message = operations.perform(steward.store, action, name, now, actor=current_actor("api"),
+                                     origin=origin())
     except operations.ServiceNotFound as err:
         abort(404, message=str(err))
     except operations.ActionRejected as err:
