@@ -16,6 +16,7 @@ from app.api.ops.routes import registry_for
 from app.config import ROOT, desired_state_dir, load_config
 from app.desired_state.follow import FileWatcher, GitFollower
 from app.engine.docker_engine import DockerEngine
+from app.notify import Notifier
 from app.extensions import Api
 from app.health.monitor import HealthMonitor
 from app.reconcile.reconciler import Reconciler, utcnow
@@ -106,10 +107,13 @@ def _build_steward(config: Mapping[str, Any]) -> Steward:
     reconciler = Reconciler(store=store, engine=engine, health=health, desired_dir=desired_dir,
                             stable_period=config["STABLE_PERIOD"])
     scheduler = ReconcileScheduler(reconciler, interval=config["RECONCILE_INTERVAL"])
+    urls = [u.strip() for u in config["WEBHOOK_URLS"].split(",") if u.strip()]
+    notifier = Notifier(store, urls, instance=config["INSTANCE"], clock=utcnow,
+                        backoff=config["WEBHOOK_BACKOFF"]) if urls else None
     return Steward(store=store, reconciler=reconciler, scheduler=scheduler, health=health,
                    watcher=EventWatcher(engine),
                    files=FileWatcher(desired_dir, lambda: None, config["WATCH_INTERVAL"]),
-                   follower=follower)
+                   follower=follower, notifier=notifier)
 
 
 def _configure_logging(level: str) -> None:

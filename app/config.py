@@ -40,6 +40,8 @@ SETTINGS: dict[str, tuple[str, Any, type]] = {
     "API_TOKENS": ("STEWARD_API_TOKENS", "", str),
     "TOKENS_FILE": ("STEWARD_TOKENS_FILE", "", str),
     "OPEN_READS": ("STEWARD_OPEN_READS", False, _boolean),
+    "WEBHOOK_URLS": ("STEWARD_WEBHOOK_URLS", "", str),
+    "WEBHOOK_BACKOFF": ("STEWARD_WEBHOOK_BACKOFF", 1.0, float),
     "WATCH_INTERVAL": ("STEWARD_WATCH_INTERVAL", 1.0, float),
     "GIT_URL": ("STEWARD_GIT_URL", "", str),
     "GIT_BRANCH": ("STEWARD_GIT_BRANCH", "main", str),

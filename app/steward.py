@@ -14,6 +14,7 @@ from flask import current_app
 from app.desired_state.follow import FileWatcher, GitFollower, SyncResult
 from app.engine.docker_engine import ContainerEvent
 from app.health.monitor import HealthMonitor
+from app.notify import Notifier
 from app.reconcile.reconciler import Reconciler, utcnow
 from app.reconcile.scheduler import ReconcileScheduler
 from app.reconcile.watcher import EventWatcher
@@ -33,6 +34,7 @@ class Steward:
     watcher: EventWatcher
     files: FileWatcher
     follower: GitFollower | None = None
+    notifier: Notifier | None = None
     #: The status page's live feed; set by the app factory (`app/web/feed.py`).
     feed: FleetFeed | None = None
     #: The Prometheus registry `/metrics` serves; set by the app factory.
@@ -57,6 +59,8 @@ class Steward:
             self.follower.start()
         self.files.start()
         self.scheduler.start()
+        if self.notifier is not None:
+            self.notifier.start()
         self.health.start()
         self.watcher.start()
         if self.feed is not None:
@@ -85,6 +89,8 @@ class Steward:
     def shutdown(self) -> None:
         """Stop Steward's own threads; the managed containers keep running."""
         self.end_streams()
+        if self.notifier is not None:
+            self.notifier.stop()
         if self.follower is not None:
             self.follower.stop()
         self.files.stop()

@@ -7,13 +7,14 @@ from flask_smorest import abort
 
 from app.access import current_actor
 from app.api.system.schemas import (
-    ApplyRequestSchema, ApplyResultSchema, DesiredStateSchema, PlanSchema,
+    ApplyRequestSchema, ApplyResultSchema, DeliveryListSchema, DesiredStateSchema, PlanSchema,
 )
 from app.apply import ApplyBusy, UnknownService, await_health, run_apply
 from app.extensions import Blueprint
 from app.pending import NotObserved, pending_plan
 from app.steward import current_steward
 from app.store.applies import recent_applies
+from app.store.deliveries import recent_deliveries
 from app.store.models import SourceStatus
 from app.store.runtime import engine_status
 from app.store.sync import last_load
@@ -79,3 +80,12 @@ def apply(args: dict) -> dict:
     if args["wait"]:
         outcome = await_health(steward, outcome, args["timeout"])
     return {**outcome.as_dict(), "recap": outcome.render()}
+
+
+@blp.route("/webhooks/deliveries")
+class Deliveries(MethodView):
+    @blp.response(200, DeliveryListSchema)
+    def get(self) -> dict:
+        """The last 50 webhook messages and how their delivery went, newest first"""
+        with current_steward().store.reader() as session:
+            return {"deliveries": recent_deliveries(session)}

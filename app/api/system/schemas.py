@@ -101,3 +101,22 @@ class ApplyResultSchema(Schema):
     waited = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
     not_healthy = ma.fields.List(ma.fields.String(), required=True)
     recap = ma.fields.String(required=True, metadata={"description": "The recap as text"})
+
+
+class DeliverySchema(Schema):
+    id = ma.fields.Integer(required=True)
+    created_at = UTCTimestamp(required=True)
+    url = ma.fields.String(required=True, metadata={"description": "Credentials left out"})
+    event = ma.fields.String(required=True, metadata={
+        "description": "unhealthy, recovered or disabled"})
+    service = ma.fields.String(allow_none=True)
+    state = ma.fields.String(required=True, metadata={
+        "description": "pending, delivered or failed (every attempt failed)"})
+    attempts = ma.fields.Integer(required=True)
+    last_error = ma.fields.String(allow_none=True)
+    delivered_at = UTCTimestamp(allow_none=True)
+    payload = ma.fields.Dict(required=True)
+
+
+class DeliveryListSchema(Schema):
+    deliveries = ma.fields.List(ma.fields.Nested(DeliverySchema), required=True)
