@@ -13,6 +13,7 @@ from app.access import check_access
 from app.api import BLUEPRINTS
 from app.auth import TokenConfigError, load_tokens
 from app.api.ops.routes import registry_for
+from app.api.services.cache import ServiceListCache
 from app.config import ROOT, desired_state_dir, load_config
 from app.desired_state.follow import FileWatcher, GitFollower
 from app.engine.docker_engine import DockerEngine
@@ -55,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _configure_logging(app.config["LOG_LEVEL"])
     steward = _build_steward(app.config)
     steward.metrics = registry_for(steward.store)
+    steward.service_list = ServiceListCache(steward.store)
     app.extensions["steward"] = steward
     try:
         app.extensions["steward_tokens"] = load_tokens(app.config)

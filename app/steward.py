@@ -39,6 +39,8 @@ class Steward:
     feed: FleetFeed | None = None
     #: The Prometheus registry `/metrics` serves; set by the app factory.
     metrics: Any = None
+    #: The serialised service list (`app/api/services/cache.py`); set by the app factory.
+    service_list: Any = None
 
     def __post_init__(self) -> None:
         """Wire the parts that wake passes to the scheduler."""

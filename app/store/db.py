@@ -8,6 +8,7 @@ PostgreSQL the writers lock the rows they change (SELECT ... FOR UPDATE).
 """
 from __future__ import annotations
 
+import itertools
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -30,12 +31,19 @@ class Store:
         self._writers = sessionmaker(self.engine.execution_options(steward_write=True),
                                      expire_on_commit=False)
         self._readers = sessionmaker(self.engine, expire_on_commit=False)
+        self._generations = itertools.count(1)
+        self.generation = 0
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work that writes: committed when the block ends, rolled back if it raises."""
+        """A unit of work that writes: committed when the block ends, rolled back if it raises.
+
+        Every commit moves `generation` on, so a reader in this process can tell that
+        anything it cached from the store may be out of date.
+        """
         with self._writers() as session, session.begin():
             yield session
+        self.generation = next(self._generations)
 
     @contextmanager
     def reader(self) -> Iterator[Session]:

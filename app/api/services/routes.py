@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Callable
 
+from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import abort
-from sqlalchemy.orm import Session
 
 from app import operations
 from app.access import current_actor, origin
@@ -19,7 +19,7 @@ from app.api.services.schemas import (
     ServiceQueryArgsSchema,
 )
 from app.extensions import Blueprint, ErrorSchema
-from app.overview import by_category, get_service, list_services
+from app.overview import get_service
 from app.steward import current_steward, utcnow
 from app.store.events import recent_events
 from app.store.runtime import engine_status
@@ -50,12 +50,6 @@ def _documents(*codes: int) -> Callable:
     return decorate
 
 
-def _require_engine(session: Session) -> None:
-    status = engine_status(session)
-    if status is not None and not status.reachable:
-        abort(503, message=f"{UNAVAILABLE}: {status.detail}; Steward retries on its own")
-
-
 @blp.route("")
 class Services(MethodView):
     @blp.arguments(ServiceQueryArgsSchema, location="query")
@@ -66,16 +60,17 @@ class Services(MethodView):
                         "monitoring": {"total": 2, "healthy": 2, "unhealthy": 0}},
         "timestamp": "2025-12-23T12:00:00Z"})
     @_documents(503, 500)
-    def get(self, args: dict) -> dict:
+    def get(self, args: dict) -> Response:
         """List managed services, optionally of one category"""
         now = utcnow()
-        with current_steward().store.reader() as session:
-            _require_engine(session)
-            fleet = list_services(session, now)
+        listed = current_steward().service_list.get(now)
+        if listed["unavailable"]:
+            abort(503, message=f"{UNAVAILABLE}: {listed['unavailable']}; Steward retries on "
+                               "its own")
         category = args.get("category")
-        shown = [s for s in fleet if category is None or s.category == category]
-        return {"services": shown, "by_category": by_category(fleet),
-                "timestamp": now}
+        shown = [s for s in listed["services"] if category is None or s["category"] == category]
+        return jsonify({"services": shown, "by_category": listed["by_category"],
+                        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
 
 
 @blp.route("/<string:name>")
@@ -89,7 +84,7 @@ class ServiceByName(MethodView):
             if service is None:
                 abort(404, message=f"Service '{name}' not found")
             events = recent_events(session, service=name, limit=20)
-            return {**asdict(service), "events": events}
+            return {**asdict(service), "events": events}  # one service: no cache needed
 
 
 def _act(name: str, action: str) -> dict:
