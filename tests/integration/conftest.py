@@ -19,6 +19,7 @@ from typing import Callable, Iterator, TypeVar
 import docker
 import pytest
 import requests
+from playwright.sync_api import Browser
 
 from app.engine.docker_engine import LABEL_INSTANCE
 from app.engine.images import build_busybox_image
@@ -172,7 +173,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator["playwright.sync_api.Browser"]:
+def browser() -> Iterator[Browser]:
     """Debian's headless Chromium, driven by Playwright (never a downloaded browser)."""
     from playwright.sync_api import sync_playwright
 

@@ -7,7 +7,6 @@ from typing import Iterator
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from app import create_app
 from app.auth import TokenConfigError, load_tokens

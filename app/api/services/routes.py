@@ -22,7 +22,6 @@ from app.extensions import Blueprint, ErrorSchema
 from app.overview import get_service
 from app.steward import current_steward, utcnow
 from app.store.events import recent_events
-from app.store.runtime import engine_status
 
 blp = Blueprint("services", __name__, url_prefix="/api/system/services",
                 description="Status of the managed services, and manual actions on them.")
