@@ -1,0 +1,95 @@
+"""A dockerd of our own (own data root, socket, exec root and bridge), for the tests and
+benchmarks that stop and start the engine: nothing else on the machine is touched.
+
+It gets a bridge of its own rather than `--bridge=none`, because dockerd deletes the
+host's default `docker0` bridge when started with `--bridge=none`.
+"""
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import docker
+
+
+class PrivateDockerd:
+    def __init__(self, root: Path, bridge: str) -> None:
+        self.root = root
+        self.bridge = bridge
+        self.socket = root / "docker.sock"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self, timeout: float = 60) -> None:
+        with (self.root / "dockerd.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                ["dockerd", "--data-root", str(self.root / "data"),
+                 "--exec-root", str(self.root / "exec"),
+                 "--pidfile", str(self.root / "docker.pid"), "--host", self.url,
+                 "--bridge", self.bridge, "--iptables=false", "--ip-masq=false",
+                 "--storage-driver", "vfs"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not self._answers():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the private dockerd did not answer within {timeout}s")
+            time.sleep(0.2)
+
+    def _answers(self) -> bool:
+        if self.process and self.process.poll() is not None:
+            raise RuntimeError("the private dockerd exited: "
+                               + (self.root / "dockerd.log").read_text()[-2000:])
+        with socket.socket(socket.AF_UNIX) as probe:  # the SDK leaks a socket on refusal
+            if probe.connect_ex(str(self.socket)) != 0:
+                return False
+        with closing(self.client()) as client:
+            return bool(client.ping())
+
+    def stop(self, timeout: float = 60) -> None:
+        """SIGTERM (dockerd stops its containers), SIGKILL if it does not end in time."""
+        if self.process is None or self.process.poll() is not None:
+            self.process = None
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def client(self) -> docker.DockerClient:
+        return docker.DockerClient(base_url=self.url, timeout=30)
+
+
+@contextmanager
+def private_dockerd() -> Iterator[PrivateDockerd]:
+    """Started, and on leaving stopped with its bridge and files removed."""
+    if shutil.which("dockerd") is None:
+        raise RuntimeError("dockerd is not installed; run ./scripts/test.sh")
+    root = Path(tempfile.mkdtemp(prefix="stw-", dir="/tmp"))  # short: socket paths are limited
+    bridge = f"stw{uuid.uuid4().hex[:8]}"
+    subnet = f"10.231.{uuid.uuid4().int % 250}.1/24"
+    for command in (["ip", "link", "add", "name", bridge, "type", "bridge"],
+                    ["ip", "addr", "add", subnet, "dev", bridge],
+                    ["ip", "link", "set", bridge, "up"]):
+        subprocess.run(command, check=True)
+    engine = PrivateDockerd(root, bridge)
+    try:
+        engine.start()
+        yield engine
+    finally:
+        engine.stop()
+        subprocess.run(["ip", "link", "delete", bridge], check=False)
+        shutil.rmtree(root, ignore_errors=True)
