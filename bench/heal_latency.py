@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.engine.images import build_busybox_image  # noqa: E402
+from tests.helpers import kill_main_process  # noqa: E402
 
 LABEL = "io.steward.instance"
 
@@ -101,7 +101,7 @@ def main() -> None:
             container = client.containers.get(f"{instance}-{name}")
             before = container.attrs["State"]["StartedAt"]
             since = time.time()
-            os.kill(container.attrs["State"]["Pid"], signal.SIGKILL)
+            kill_main_process(container)
             wait(lambda: (c := client.containers.get(f"{instance}-{name}")).status == "running"
                  and c.attrs["State"]["StartedAt"] != before, 30, f"{name} to run again")
             events = client.api.events(since=since - 1, until=time.time(), decode=True, filters={

@@ -6,8 +6,6 @@ pass came round.
 """
 from __future__ import annotations
 
-import os
-import signal
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +15,7 @@ import docker
 import pytest
 
 from app.engine.docker_engine import LABEL_INSTANCE
-from tests.helpers import write_state
+from tests.helpers import kill_main_process, write_state
 from tests.integration.conftest import LiveServer, free_port, wait_for
 from tests.integration.test_reconcile import containers
 
@@ -66,7 +64,7 @@ def test_a_dead_process_is_restarted_without_waiting_for_the_interval(
     before = started_at(docker_client, instance, "worker")
 
     killed = time.monotonic()
-    os.kill(containers(docker_client, instance)["worker"].attrs["State"]["Pid"], signal.SIGKILL)
+    kill_main_process(containers(docker_client, instance)["worker"])
     wait_for(lambda: running_again(docker_client, instance, "worker", before), timeout=15,
              interval=0.05, what="the worker to run again (well before the 60 s interval)")
     print(f"killed -> running again in {time.monotonic() - killed:.2f}s")
@@ -148,7 +146,7 @@ def test_a_dependency_outage_does_not_disable_its_dependents(
 
     (shared / "allow").unlink()
     (shared / "db-up").unlink()
-    os.kill(containers(docker_client, instance)["db"].attrs["State"]["Pid"], signal.SIGKILL)
+    kill_main_process(containers(docker_client, instance)["db"])
     app = wait_for(lambda: (s := server.service("app"))["waiting_for"] == "dependency" and s,
                    timeout=15, what="app to wait for its dependency")
     assert app["status"] == "starting"
@@ -173,7 +171,7 @@ def test_restart_with_restarts_the_dependent_after_its_dependency_is_back(
     wait_for(lambda: server.service("torrent")["status"] == "running", what="torrent running")
     torrent_before = started_at(docker_client, instance, "torrent")
 
-    os.kill(containers(docker_client, instance)["vpn"].attrs["State"]["Pid"], signal.SIGKILL)
+    kill_main_process(containers(docker_client, instance)["vpn"])
     wait_for(lambda: running_again(docker_client, instance, "torrent", torrent_before),
              timeout=15, what="torrent restarted with vpn")
     vpn_started = started_at(docker_client, instance, "vpn")

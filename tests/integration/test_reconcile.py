@@ -5,9 +5,7 @@ reads as "the world is like this; after a pass it is like that".
 """
 from __future__ import annotations
 
-import os
 import re
-import signal
 import shutil
 import time
 from datetime import datetime, timedelta, timezone
@@ -24,7 +22,7 @@ from app.reconcile.actions import DOCKER_WRITES
 from app.steward import Steward
 from app.store.models import RuntimeState
 from tests.conftest import ROOT
-from tests.helpers import write_state
+from tests.helpers import kill_main_process, write_state
 from tests.integration.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.usefixtures("docker_client")
@@ -114,7 +112,7 @@ def test_a_killed_process_is_started_again_and_counted(steward: Steward, desired
                                                        instance: str) -> None:
     write_sleepers(desired_dir, test_image, "worker")
     steward.reconciler.run_pass()
-    os.kill(containers(docker_client, instance)["worker"].attrs["State"]["Pid"], signal.SIGKILL)
+    kill_main_process(containers(docker_client, instance)["worker"])
     wait_for(lambda: containers(docker_client, instance)["worker"].status == "exited",
              what="the container to exit")
     result = steward.reconciler.run_pass()

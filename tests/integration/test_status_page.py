@@ -1,8 +1,6 @@
 """The status page in Debian's headless Chromium, on a live server with real containers."""
 from __future__ import annotations
 
-import os
-import signal
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -13,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import ROOT
-from tests.helpers import write_state
+from tests.helpers import kill_main_process, write_state
 from tests.integration.conftest import LiveServer, free_port, wait_for
 from tests.integration.test_healing import service
 from tests.integration.test_reconcile import containers
@@ -94,7 +92,7 @@ def test_a_container_killed_from_outside_changes_its_badge_live(
     expect(page.locator("#summary [data-category=infrastructure] [data-count=healthy]")) \
         .to_have_text("1")
 
-    os.kill(containers(docker_client, instance)["db"].attrs["State"]["Pid"], signal.SIGKILL)
+    kill_main_process(containers(docker_client, instance)["db"])
     expect(page.locator("#service-db")).to_have_attribute("data-status", "stopped")
     expect(page.locator("#summary [data-category=infrastructure] [data-count=unhealthy]")) \
         .to_have_text("1")
