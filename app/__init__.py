@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from app.access import check_access
+from app.access import check_access, refuse_large_bodies
 from app.api import BLUEPRINTS
 from app.auth import TokenConfigError, load_tokens
 from app.api.ops.routes import registry_for
@@ -47,11 +47,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS,
+        API_SPEC_OPTIONS={
+            "info": {"description": "With STEWARD_API_TOKENS set, send `Authorization: Bearer "
+                                    "<token>`: a missing or unknown token gets 401, a viewer "
+                                    "token on an action 403, both with a JSON `detail`."},
+            "components": {"securitySchemes": {"bearer": {"type": "http",
+                                                          "scheme": "bearer"}}},
+            "security": [{}, {"bearer": []}],
+        },
     )
     app.config.update(config or {})
     app.config.update(SECRET_KEY=app.config["SECRET_KEY"] or _secret_key(app),
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES)
+                      MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
+                      PERMANENT_SESSION_LIFETIME=8 * 3600)
     app.json.sort_keys = False  # keep the contract's field order
     _configure_logging(app.config["LOG_LEVEL"])
     steward = _build_steward(app.config)
@@ -72,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _add_status_page(app: Flask, steward: Steward) -> None:
+    app.before_request(refuse_large_bodies)
     app.before_request(web_routes.refuse_cross_site)
     app.before_request(check_access)
     app.register_blueprint(web_routes.bp)

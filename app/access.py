@@ -48,9 +48,8 @@ def _identify() -> Identity | None:
         return tokens().identify(header.removeprefix("Bearer ").strip())
     stored = session.get(SESSION_KEY)
     if isinstance(stored, dict):
-        known = tokens().find(stored.get("name", ""))
-        if known is not None and known.role == stored.get("role"):
-            return known
+        return tokens().unseal(str(stored.get("name")), str(stored.get("role")),
+                               str(stored.get("proof")), current_app.secret_key.encode())
     return None
 
 
@@ -63,3 +62,13 @@ def _refuse(code: int, detail: str, headers: dict | None = None) -> tuple:
     status = {401: "Unauthorized", 403: "Forbidden"}[code]
     return {"code": code, "status": status, "message": detail, "detail": detail}, code, \
         headers or {}
+
+
+def refuse_large_bodies() -> tuple | None:
+    """No request body Steward accepts is anywhere near the cap; refuse before reading."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        detail = f"Request body too large: at most {limit} bytes"
+        return {"code": 413, "status": "Payload Too Large", "message": detail,
+                "detail": detail}, 413
+    return None

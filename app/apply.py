@@ -12,6 +12,7 @@ from app.errors import PermanentError
 from app.overview import get_service
 from app.reconcile.recap import Recap, ServiceOutcome, summarize
 from app.steward import Steward, utcnow
+from app.store.events import record_event
 from app.store.models import ServiceRecord
 
 
@@ -55,19 +56,33 @@ class ApplyOutcome:
 
 
 def run_apply(steward: Steward, *, service: str | None = None, timeout: float = 120.0,
-              actor: str) -> ApplyOutcome:
+              actor: str, origin: str = "local") -> ApplyOutcome:
     """One pass (of `service` and its dependents, or everything), waiting up to `timeout`
-    seconds for a running pass to end first."""
-    if service is not None:
-        steward.reconciler.load_desired()  # a service just added to the files counts
-        with steward.store.reader() as session:
-            if session.get(ServiceRecord, service) is None:
-                raise UnknownService(f"Service '{service}' not found")
-    result = steward.reconciler.apply(None if service is None else [service], actor=actor,
-                                      timeout=timeout)
-    if result is None:
-        raise ApplyBusy(f"a pass is still running after {timeout:g}s; try again")
-    return ApplyOutcome(summarize(result))
+    seconds for a running pass to end first. Asked-for and refused applies are events."""
+    what = f"apply of {service}" if service else "apply"
+    try:
+        if service is not None:
+            steward.reconciler.load_desired()  # a service just added to the files counts
+            with steward.store.reader() as session:
+                if session.get(ServiceRecord, service) is None:
+                    raise UnknownService(f"Service '{service}' not found")
+        result = steward.reconciler.apply(None if service is None else [service],
+                                          actor=actor, timeout=timeout)
+        if result is None:
+            raise ApplyBusy(f"a pass is still running after {timeout:g}s; try again")
+    except (UnknownService, ApplyBusy) as err:
+        _audit(steward, "apply-refused", f"{what}: {err}", actor, origin)
+        raise
+    outcome = ApplyOutcome(summarize(result))
+    counts = " ".join(f"{k}={v}" for k, v in outcome.recap.counts().items())
+    _audit(steward, "apply", f"{what}: {outcome.recap.result} ({counts})", actor, origin)
+    return outcome
+
+
+def _audit(steward: Steward, kind: str, message: str, actor: str, origin: str) -> None:
+    with steward.store.session() as session:
+        record_event(session, service=None, kind=kind, at=utcnow(), actor=actor,
+                     origin=origin, message=message[:1000])
 
 
 def await_health(steward: Steward, outcome: ApplyOutcome, timeout: float) -> ApplyOutcome:

@@ -54,6 +54,18 @@ class Tokens:
     def find(self, name: str) -> Identity | None:
         return next((i for i, _ in self.entries if i.name == name), None)
 
+    def seal(self, identity: Identity, key: bytes) -> str:
+        """A proof, for the page's session, of which token signed in: it stops working when
+        that token is replaced or removed. Never the token itself."""
+        secret = next((t for i, t in self.entries if i == identity), b"")
+        return hmac.new(key, secret, "sha256").hexdigest()
+
+    def unseal(self, name: str, role: str, proof: str, key: bytes) -> Identity | None:
+        identity = self.find(name)
+        if identity is None or identity.role != role:
+            return None
+        return identity if hmac.compare_digest(self.seal(identity, key), proof) else None
+
 
 def load_tokens(config: Mapping[str, Any]) -> Tokens:
     raw = [("STEWARD_API_TOKENS", i + 1, item.strip().split(":", 2))
@@ -71,9 +83,11 @@ def load_tokens(config: Mapping[str, Any]) -> Tokens:
         if len(parts) != 3:
             raise TokenConfigError(f"{where} entry {number}: expected name, role and token")
         name, role, token = parts
-        if role not in ROLES:
-            raise TokenConfigError(f"{where} entry {number}: role {role!r} is not one of "
-                                   f"{', '.join(ROLES)}")
+        if role not in ROLES:  # never echo the field: the fields may be in the wrong order
+            raise TokenConfigError(f"{where} entry {number}: the second field must be one of "
+                                   f"{', '.join(ROLES)} (name:role:token)")
+        if not 1 <= len(name) <= 64:
+            raise TokenConfigError(f"{where} entry {number}: a name has 1 to 64 characters")
         if len(token) < 16:
             raise TokenConfigError(f"{where} entry {number} ({name}): the token is too short; "
                                    "use at least 16 random characters")

@@ -32,7 +32,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Migrate the database, start reconciling and serve the API (waitress)."""
     from waitress import serve as waitress_serve
 
-    from app import create_app
+    from app import MAX_BODY_BYTES, create_app
 
     app = create_app()
     steward = app.extensions["steward"]
@@ -59,7 +59,7 @@ def serve(host: str | None, port: int | None) -> None:
                "/api/docs)")
     try:
         waitress_serve(app, host=host, port=port, threads=app.config["THREADS"],
-                       ident="steward")
+                       ident="steward", max_request_body_size=MAX_BODY_BYTES)
     except OSError as err:
         raise click.ClickException(f"cannot listen on {host}:{port}: {err.strerror or err}; "
                                    "choose another with --port or STEWARD_PORT") from None

@@ -1,31 +1,38 @@
 """Webhooks (`STEWARD_WEBHOOK_URLS`): a JSON message when a service is disabled by the
 failure limit, becomes unhealthy, or recovers.
 
-Two threads of their own, so a slow or dead receiver never delays healing. The watcher
-compares each service's status in the store once a second (whatever changed it) and queues
-a message per transition; the sender posts each message to each URL, retrying with
-exponential backoff, and records every delivery and its attempts in the store.
+Threads of their own, so a slow or dead receiver never delays healing. The watcher looks
+once a second at the event log (a disable, a restart because unhealthy: never missed,
+however fast healing was) and at the statuses (unhealthy while waiting, running again after
+trouble), and queues one message per change. Each URL has its own sender and bounded
+queue: it posts with exponential backoff and records every delivery and attempt in the
+store. Deliveries still pending when Steward stops are sent again when it starts.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
+from urllib.parse import urlsplit
 
 import requests
+from sqlalchemy import func, select
 
-from app.desired_state.secrets import without_credentials
 from app.overview import ServiceOverview, list_services
 from app.store.db import Store
-from app.store.deliveries import finish_delivery, note_attempt, start_delivery
+from app.store.deliveries import (
+    finish_delivery, note_attempt, pending_deliveries, start_delivery,
+)
+from app.store.models import Event
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 6
+QUEUE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -33,33 +40,60 @@ class Message:
     event: str  # unhealthy, recovered, disabled
     service: ServiceOverview
     at: datetime
+    reason: str | None = None
 
     def payload(self, instance: str) -> dict:
         s = self.service
-        reason = s.disabled_reason if self.event == "disabled" else \
-            s.health_output or s.last_failure if self.event == "unhealthy" else None
         return {"event": self.event, "service": s.name, "display_name": s.display_name,
-                "category": s.category, "status": s.status, "reason": reason,
+                "category": s.category, "status": s.status, "reason": self.reason,
                 "failure_count": s.failure_count, "restart_count": s.restart_count,
                 "at": self.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "steward": instance}
 
 
-def transitions(before: dict[str, ServiceOverview], now: list[ServiceOverview],
-                at: datetime) -> list[Message]:
-    """The messages one look at the fleet calls for, compared with the previous look."""
-    messages = []
-    for service in now:
-        was = before.get(service.name)
-        if was is None or was.status == service.status:
+@dataclass
+class Watch:
+    """What the watcher knows between looks: the last event it read, the services in
+    trouble (told unhealthy or disabled, not yet told recovered)."""
+
+    last_event: int = 0
+    troubled: set[str] = field(default_factory=set)
+
+
+def messages(watch: Watch, events: list[Event], fleet: list[ServiceOverview],
+             at: datetime) -> list[Message]:
+    """The messages one look calls for; updates `watch`. Pure but for `watch`."""
+    by_name = {s.name: s for s in fleet}
+    found = []
+    for event in events:
+        watch.last_event = max(watch.last_event, event.id)
+        service = by_name.get(event.service or "")
+        if service is None:
             continue
-        if service.status == "disabled" and (service.disabled_reason or "").startswith(
-                "failure limit"):
-            messages.append(Message("disabled", service, at))
-        elif service.status == "unhealthy":
-            messages.append(Message("unhealthy", service, at))
-        elif service.status == "running" and was.status in ("unhealthy", "stopped"):
-            messages.append(Message("recovered", service, at))
-    return messages
+        if event.kind == "disable":
+            found.append(Message("disabled", service, at, event.message))
+            watch.troubled.add(service.name)
+        elif event.kind == "restart" and event.message.startswith("unhealthy") \
+                and service.name not in watch.troubled:
+            found.append(Message("unhealthy", service, at, event.message))
+            watch.troubled.add(service.name)
+    for service in fleet:
+        if service.status == "unhealthy" and service.name not in watch.troubled:
+            found.append(Message("unhealthy", service, at,
+                                 service.health_output or service.last_failure))
+            watch.troubled.add(service.name)
+        elif service.status == "running" and service.name in watch.troubled:
+            found.append(Message("recovered", service, at))
+            watch.troubled.discard(service.name)
+    return found
+
+
+def shown_url(url: str) -> str:
+    """A receiver as it may be shown or stored: scheme and host, and a short hash that
+    tells URLs apart; never its path or query, which often carry a secret."""
+    parts = urlsplit(url)
+    digest = hashlib.sha256(url.encode()).hexdigest()[:8]
+    return f"{parts.scheme}://{parts.hostname or '?'}{f':{parts.port}' if parts.port else ''}" \
+           f"/…#{digest}"
 
 
 class Notifier:
@@ -70,64 +104,92 @@ class Notifier:
         self.instance = instance
         self.clock = clock
         self.backoff = backoff
-        self._queue: queue.Queue[tuple[int, str, dict]] = queue.Queue()
+        self._queues = {url: queue.Queue(maxsize=QUEUE_SIZE) for url in urls}
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._last: dict[str, ServiceOverview] | None = None
+        self._watch: Watch | None = None
 
     def start(self) -> None:
-        for target, name in ((self._watch, "steward-notify-watch"),
-                             (self._send, "steward-notify-send")):
+        self._resend_pending()
+        targets = [(self._watch_loop, "steward-notify-watch")] + [
+            (lambda u=url: self._send_loop(u), "steward-notify-send") for url in self.urls]
+        for target, name in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def look(self) -> None:
-        """Compare the fleet with the last look and queue what changed."""
+        """Read what happened since the last look and queue the messages it calls for."""
         now = self.clock()
         with self.store.reader() as session:
             fleet = list_services(session, now)
-        if self._last is not None:
-            for message in transitions(self._last, fleet, now):
-                self._queue_message(message)
-        self._last = {s.name: s for s in fleet}
+            if self._watch is None:  # the first look: what is, is not news
+                last = session.scalar(select(func.max(Event.id))) or 0
+                self._watch = Watch(last, {s.name for s in fleet
+                                           if s.status in ("unhealthy", "disabled")})
+                return
+            events = list(session.scalars(select(Event).where(
+                Event.id > self._watch.last_event).order_by(Event.id)))
+        for message in messages(self._watch, events, fleet, now):
+            self._queue_message(message)
 
     def _queue_message(self, message: Message) -> None:
         payload = message.payload(self.instance)
         for url in self.urls:
             with self.store.session() as session:
-                delivery = start_delivery(session, url=without_credentials(url),
-                                          event=message.event, service=message.service.name,
-                                          payload=payload, now=message.at)
-            self._queue.put((delivery, url, payload))
+                delivery = start_delivery(session, url=shown_url(url), event=message.event,
+                                          service=message.service.name, payload=payload,
+                                          now=message.at)
+            self._enqueue(delivery, url, payload)
 
-    def _watch(self) -> None:
+    def _enqueue(self, delivery: int, url: str, payload: dict) -> None:
+        try:
+            self._queues[url].put_nowait((delivery, payload))
+        except queue.Full:
+            with self.store.session() as session:
+                note_attempt(session, delivery, "not sent: the queue for this receiver is "
+                                                "full (it has been failing for long)",
+                             self.clock())
+                finish_delivery(session, delivery, self.clock())
+
+    def _resend_pending(self) -> None:
+        """Messages a previous run could not finish go out again."""
+        shown = {shown_url(u): u for u in self.urls}
+        with self.store.reader() as session:
+            pending = [(d.id, d.url, d.payload) for d in pending_deliveries(session)]
+        for delivery, url, payload in pending:
+            if url in shown:
+                self._enqueue(delivery, shown[url], payload)
+
+    def _watch_loop(self) -> None:
         while not self._stopped.wait(1.0):
             try:
                 self.look()
             except Exception:  # noqa: BLE001 - keep watching whatever one look hit
-                log.exception("webhook watcher could not read the fleet; looking again")
+                log.exception("webhook watcher could not read the store; looking again")
 
-    def _send(self) -> None:
+    def _send_loop(self, url: str) -> None:
         while not self._stopped.is_set():
             try:
-                delivery, url, payload = self._queue.get(timeout=0.5)
+                delivery, payload = self._queues[url].get(timeout=0.5)
             except queue.Empty:
                 continue
             self.deliver(delivery, url, payload)
 
     def deliver(self, delivery: int, url: str, payload: dict) -> bool:
-        """Post until the receiver answers 2xx, waiting backoff * 2^n between attempts."""
+        """Post until the receiver answers 2xx, waiting backoff * 2^n between attempts.
+        A stop during the wait leaves the delivery pending, for the next start."""
         for attempt in range(1, ATTEMPTS + 1):
             error = _post(url, payload)
             with self.store.session() as session:
                 note_attempt(session, delivery, error, self.clock())
             if error is None:
                 return True
-            log.warning("webhook %s for %s failed (attempt %d of %d): %s", payload["event"],
-                        payload["service"], attempt, ATTEMPTS, error)
+            log.warning("webhook %s for %s to %s failed (attempt %d of %d): %s",
+                        payload["event"], payload["service"], shown_url(url), attempt,
+                        ATTEMPTS, error)
             if attempt < ATTEMPTS and self._stopped.wait(self.backoff * 2 ** (attempt - 1)):
-                break
+                return False
         with self.store.session() as session:
             finish_delivery(session, delivery, self.clock())
         return False
@@ -139,13 +201,14 @@ class Notifier:
 
 
 def _post(url: str, payload: dict) -> str | None:
-    """None when the receiver took it, else why not."""
-    started = time.monotonic()
+    """None when the receiver took it, else why not (without the URL's path or query)."""
     try:
         answer = requests.post(url, json=payload, timeout=5,
                                headers={"User-Agent": "steward-webhook"})
+    except requests.Timeout:
+        return "no answer within 5s"
     except requests.RequestException as err:
-        return without_credentials(f"{type(err).__name__}: {err}")[:300]
+        return f"{type(err).__name__}: could not reach {shown_url(url)}"
     if 200 <= answer.status_code < 300:
         return None
-    return f"HTTP {answer.status_code} after {time.monotonic() - started:.2f}s"
+    return f"HTTP {answer.status_code}"

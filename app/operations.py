@@ -150,8 +150,9 @@ def perform(store: Store, action: str, name: str, now: datetime, actor: str,
             if status is not None and not status.reachable:
                 raise EngineDown(f"{UNAVAILABLE}: {status.detail}; Steward retries on its own")
     except PermanentError as err:
+        known = not isinstance(err, ServiceNotFound)
         with store.session() as session:
-            record_event(session, service=name, kind=f"{action}-refused", at=now, actor=actor,
-                         origin=origin, message=str(err))
+            record_event(session, service=name if known else None, kind=f"{action}-refused",
+                         at=now, actor=actor, origin=origin, message=str(err)[:1000])
         raise
     return f"Service '{name}' {verb}"

@@ -84,16 +84,17 @@ _STEPS: Mapping[Kind, Callable[..., str | None]] = {
 def execute(plan: Plan, *, engine: DockerEngine, store: Store,
             specs: Mapping[str, ServiceSpec], runtime: Mapping[str, RuntimeView],
             now: Callable[[], datetime], reported: set[str],
-            workers: int = WORKERS) -> ExecutionReport:
+            workers: int = WORKERS, report: ExecutionReport | None = None) -> ExecutionReport:
     """Apply each action; EngineUnavailable propagates to the caller after recording progress.
 
     Actions run in waves (see `waves`): one wave after the other, the actions of a wave at
     the same time, up to `workers` at once, since creating or starting a container is
     mostly waiting on the engine. `runtime` is what the plan was made from; `reported`
     holds the orphan container ids already reported, so each orphan is reported once per
-    process, not once per pass.
+    process, not once per pass. A `report` passed in is filled as actions finish, so the
+    caller knows what was done even when the engine goes away midway.
     """
-    report = ExecutionReport()
+    report = report if report is not None else ExecutionReport()
     todo = [a for a in plan.actions if a.kind is not Kind.WAIT
             and not (a.kind is Kind.REPORT_ORPHAN and a.container_id in reported)]
     for wave in waves(todo, specs):

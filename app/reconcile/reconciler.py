@@ -236,20 +236,26 @@ class Reconciler:
             log.debug("plan:\n%s", the_plan.render())
         planned = desired.services.keys() if only is None else \
             with_dependents(desired.services.values(), only)
+        report = ExecutionReport()
+        consumed = set(planned)
         try:
-            report = execute(the_plan, engine=self.engine, store=self.store,
-                             specs=desired.services, runtime=views, now=self.clock,
-                             reported=self._reported_orphans)
+            execute(the_plan, engine=self.engine, store=self.store, specs=desired.services,
+                    runtime=views, now=self.clock, reported=self._reported_orphans,
+                    report=report)
             for action in report.done:
                 if action.container_id:
                     self.forget_container(action.container_id)
             if the_plan.writes_docker:
                 self._observe(desired)  # so the API shows what the pass just did
         except EngineUnavailable as err:
+            # Requests whose actions never ran stay pending: the next pass carries them out.
+            finished = {a.service for a in report.done + report.skipped} | \
+                {a.service for a, _ in report.failed}
+            consumed -= {a.service for a in the_plan.actions} - finished
             return self._engine_down(str(err), load_error, the_plan)
         finally:
             with self.store.session() as session:
-                consume_pending(session, {n: views[n] for n in planned if n in views})
+                consume_pending(session, {n: views[n] for n in consumed if n in views})
                 record_waits(session, the_plan, planned, self.clock())
         self._schedule_wakeups(the_plan, {n: views[n] for n in planned if n in views})
         result = PassResult(plan=the_plan, report=report, load_error=load_error, desired=desired,

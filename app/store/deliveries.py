@@ -33,5 +33,10 @@ def finish_delivery(session: Session, delivery: int, now: datetime) -> None:
         row.state = "failed"
 
 
+def pending_deliveries(session: Session) -> list[Delivery]:
+    return list(session.scalars(select(Delivery).where(Delivery.state == "pending")
+                                .order_by(Delivery.id)))
+
+
 def recent_deliveries(session: Session, limit: int = 50) -> list[Delivery]:
     return list(session.scalars(select(Delivery).order_by(Delivery.id.desc()).limit(limit)))

@@ -18,27 +18,29 @@ Scope = Literal["service", "category"]
 
 
 def pause(session: Session, scope: Scope, target: str, *, until: datetime,
-          reason: str | None, actor: str, now: datetime) -> Pause:
+          reason: str | None, actor: str, now: datetime, origin: str | None = None) -> Pause:
     session.execute(delete(Pause).where(Pause.scope == scope, Pause.target == target))
     row = Pause(scope=scope, target=target, until=until, reason=reason, actor=actor,
                 created_at=now)
     session.add(row)
     why = f": {reason}" if reason else ""
     record_event(session, service=target if scope == "service" else None, kind="paused",
-                 at=now, actor=actor,
+                 at=now, actor=actor, origin=origin,
                  message=f"self-healing of {scope} {target} paused until "
                          f"{until.isoformat()}{why}")
     return row
 
 
-def resume(session: Session, scope: Scope, target: str, *, actor: str, now: datetime) -> bool:
+def resume(session: Session, scope: Scope, target: str, *, actor: str, now: datetime,
+           origin: str | None = None) -> bool:
     """End a pause early; False if there was none in force."""
     row = session.scalar(select(Pause).where(Pause.scope == scope, Pause.target == target,
                                              Pause.until > now))
     session.execute(delete(Pause).where(Pause.scope == scope, Pause.target == target))
     if row is not None:
         record_event(session, service=target if scope == "service" else None, kind="resumed",
-                     at=now, actor=actor, message=f"self-healing of {scope} {target} resumed")
+                     at=now, actor=actor, origin=origin,
+                     message=f"self-healing of {scope} {target} resumed")
     return row is not None
 
 

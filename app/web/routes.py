@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from typing import Iterator
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint, Response, current_app, flash, g, redirect, render_template, request, session,
@@ -80,7 +81,9 @@ def login() -> Response | tuple:
         return render_template("login.html", next=target,
                                error="That token is not valid."), 401
     session.clear()
-    session[SESSION_KEY] = {"name": identity.name, "role": identity.role}
+    session.permanent = True  # PERMANENT_SESSION_LIFETIME: signed-in for 8 hours at most
+    session[SESSION_KEY] = {"name": identity.name, "role": identity.role,
+                            "proof": tokens().seal(identity, current_app.secret_key.encode())}
     session[csrf.FIELD] = csrf.new_token()
     return redirect(target, code=303)
 
@@ -95,7 +98,11 @@ def logout() -> Response | tuple:
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this server: never another site after signing in."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    if not target or not target.startswith("/") or any(c in target for c in "\\\t\r\n") \
+            or any(ord(c) < 32 for c in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
         return "/"
     return target
 

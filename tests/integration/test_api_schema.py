@@ -1,6 +1,7 @@
-"""Schemathesis against `/api/openapi.json` on a live server: for generated requests to
-every documented operation, no 5xx, and every answer (errors included) matches its
-documented status, content type and schema. Bounded examples; traffic only to 127.0.0.1.
+"""Schemathesis against `/api/openapi.json` on a live server with tokens set: for generated
+requests to every documented operation, no 5xx, every answer (errors included) matches its
+documented status, content type and schema, and a wrong token is refused where the spec
+says a token is needed. Bounded examples; traffic only to 127.0.0.1.
 """
 from __future__ import annotations
 
@@ -30,11 +31,13 @@ def live_api(tmp_path_factory: pytest.TempPathFactory, test_image: str,
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEWARD_")}
     env.update(STEWARD_DATABASE_URL=f"sqlite:///{root / 'live.db'}",
                STEWARD_DESIRED_STATE=str(desired), STEWARD_INSTANCE=instance,
-               STEWARD_SECRET_KEY="test", STEWARD_LOG_LEVEL="WARNING")
+               STEWARD_SECRET_KEY="test", STEWARD_LOG_LEVEL="WARNING",
+               STEWARD_API_TOKENS=f"schema:operator:{TOKEN}")
     server = LiveServer(env=env, port=free_port(), log=root / "server.log")
     server.start()
     try:
-        wait_for(lambda: server.service("worker")["status"] == "running", what="worker up")
+        wait_for(lambda: server.get("/api/system/services/worker", headers=AUTH).json()[
+            "status"] == "running", what="worker up")
         yield server
     finally:
         server.stop()
@@ -49,6 +52,8 @@ def api_schema(live_api: LiveServer) -> schemathesis.BaseSchema:
 
 
 schema = schemathesis.from_pytest_fixture("api_schema")
+TOKEN = "schemathesis-operator-token-0123"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @schema.parametrize()
@@ -57,5 +62,5 @@ schema = schemathesis.from_pytest_fixture("api_schema")
 def test_every_operation_answers_as_documented(case: schemathesis.Case) -> None:
     if case.body is not None and case.path == "/api/system/apply":
         case.body = {**case.body, "timeout": min(case.body.get("timeout", 5), 5)}
-    case.call_and_validate(timeout=30)
+    case.call_and_validate(headers=AUTH, timeout=30)
 

@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from app.notify import ATTEMPTS, Message, Notifier, transitions
+from app.notify import ATTEMPTS, Message, Notifier, Watch, messages, shown_url
 from app.overview import ServiceOverview
 from app.steward import Steward, utcnow
 from app.store.deliveries import recent_deliveries
@@ -69,8 +69,8 @@ def test_a_failing_receiver_gets_the_message_again_until_it_takes_it(
                         backoff=0.05)
     message = Message("unhealthy", sample(steward, desired_dir), utcnow())
     notifier._queue_message(message)
-    delivery, url, payload = notifier._queue.get_nowait()
-    assert notifier.deliver(delivery, url, payload)
+    delivery, payload = notifier._queues[receiver.url].get_nowait()
+    assert notifier.deliver(delivery, receiver.url, payload)
     assert [m["event"] for m in receiver.received] == ["unhealthy"] * 3
     with steward.store.reader() as session:
         row = recent_deliveries(session)[0]
@@ -82,26 +82,39 @@ def test_a_dead_receiver_is_given_up_on_and_that_is_recorded(steward: Steward,
     dead = f"http://127.0.0.1:{free_port()}/hook"
     notifier = Notifier(steward.store, [dead], instance="t", clock=utcnow, backoff=0.01)
     notifier._queue_message(Message("disabled", sample(steward, desired_dir), utcnow()))
-    assert not notifier.deliver(*notifier._queue.get_nowait())
+    delivery, payload = notifier._queues[dead].get_nowait()
+    assert not notifier.deliver(delivery, dead, payload)
     with steward.store.reader() as session:
         row = recent_deliveries(session)[0]
         assert (row.state, row.attempts) == ("failed", ATTEMPTS)
-        assert row.last_error.startswith("ConnectionError")
+        assert row.last_error == f"ConnectionError: could not reach {shown_url(dead)}"
 
 
-def test_transitions_become_messages(steward: Steward, desired_dir: Path) -> None:
+def test_what_calls_for_a_message(steward: Steward, desired_dir: Path) -> None:
     from dataclasses import replace
+    from app.store.models import Event
     web = sample(steward, desired_dir)
     at = datetime(2026, 1, 1, tzinfo=timezone.utc)
     running, unhealthy = replace(web, status="running"), replace(web, status="unhealthy")
-    limited = replace(web, status="disabled", enabled=False,
-                      disabled_reason="failure limit reached: 5 consecutive failures")
-    by_hand = replace(limited, disabled_reason="disabled by api")
-    assert [m.event for m in transitions({"web": running}, [unhealthy], at)] == ["unhealthy"]
-    assert [m.event for m in transitions({"web": unhealthy}, [running], at)] == ["recovered"]
-    assert [m.event for m in transitions({"web": unhealthy}, [limited], at)] == ["disabled"]
-    assert transitions({"web": running}, [by_hand], at) == []
-    assert transitions({}, [running], at) == [], "a new service is not news"
+    starting = replace(web, status="starting")
+    watch = Watch()
+    healed = Event(id=7, service="web", kind="restart", message="unhealthy: HTTP 500")
+    assert [m.event for m in messages(watch, [healed], [starting], at)] == ["unhealthy"], \
+        "a restart because unhealthy is news even if the status never showed it"
+    assert [m.event for m in messages(watch, [], [unhealthy], at)] == [], "told already"
+    assert [m.event for m in messages(watch, [], [running], at)] == ["recovered"]
+    assert watch.last_event == 7 and watch.troubled == set()
+    limit = Event(id=9, service="web", kind="disable", message="failure limit reached: 5")
+    told = messages(watch, [limit], [replace(web, status="disabled", enabled=False)], at)
+    assert [(m.event, m.reason) for m in told] == [("disabled", "failure limit reached: 5")]
+    by_hand = Event(id=10, service="web", kind="disabled", message="disabled by api")
+    assert messages(Watch(), [by_hand], [replace(web, status="disabled")], at) == []
+
+
+def test_a_receiver_is_shown_without_its_path_or_query() -> None:
+    shown = shown_url("https://hooks.example.com:8443/services/T0/B0/SECRET?token=abc")
+    assert shown.startswith("https://hooks.example.com:8443/…#")
+    assert "SECRET" not in shown and "abc" not in shown
 
 
 def test_a_live_server_tells_when_the_failure_limit_disables_a_service(
@@ -119,6 +132,7 @@ def test_a_live_server_tells_when_the_failure_limit_disables_a_service(
         assert message["reason"] == \
             "failure limit reached: 1 consecutive failures, last: exit code 3"
         deliveries = server.get("/api/system/webhooks/deliveries").json()["deliveries"]
-        assert deliveries[0]["state"] == "delivered" and deliveries[0]["url"] == hook.url
+        disabled = next(d for d in deliveries if d["event"] == "disabled")
+        assert (disabled["state"], disabled["url"]) == ("delivered", shown_url(hook.url))
     finally:
         hook.close()

@@ -100,8 +100,9 @@ def test_the_page_signs_in_with_a_token_and_then_acts(secured: Flask) -> None:
 
 
 @pytest.mark.parametrize("setting, message", [
-    ("alice:admin:" + "x" * 20, "STEWARD_API_TOKENS entry 1: role 'admin' is not one of "
-                                "viewer, operator"),
+    ("alice:" + "S3cretToken" * 2 + ":viewer", "STEWARD_API_TOKENS entry 1: the second "
+                                                "field must be one of viewer, operator "
+                                                "(name:role:token)"),
     ("alice:viewer:short", "STEWARD_API_TOKENS entry 1 (alice): the token is too short; use "
                            "at least 16 random characters"),
     ("alice:viewer", "STEWARD_API_TOKENS entry 1: expected name, role and token"),
@@ -119,3 +120,32 @@ def test_reads_can_be_left_open(tmp_path: Path) -> None:
     from app.auth import required_role
     assert required_role("GET", "/api/system/services", tokens) is None
     assert required_role("POST", "/api/system/apply", tokens) == "operator"
+
+
+def test_a_session_ends_when_its_token_is_replaced(tmp_path: Path, secured: Flask) -> None:
+    client = secured.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    client.post("/login", data={"csrf_token": csrf, "token": OPERATOR, "next": "/"})
+    assert client.get("/").status_code == 200
+    rotated = "r" * 20
+    secured.extensions["steward_tokens"] = load_tokens(
+        {"API_TOKENS": f"bob:operator:{rotated}", "TOKENS_FILE": "", "OPEN_READS": False})
+    assert client.get("/").status_code == 303, "the old cookie no longer signs bob in"
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\t/evil.example", "/\\evil.example",
+                                    "https://evil.example/", "javascript:alert(1)"])
+def test_signing_in_never_sends_you_to_another_site(secured: Flask, target: str) -> None:
+    client = secured.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    answer = client.post("/login", data={"csrf_token": csrf, "token": VIEWER, "next": target})
+    assert answer.headers["Location"] == "/"
+
+
+def test_large_bodies_are_refused_before_they_are_read(secured: Flask) -> None:
+    answer = secured.test_client().post("/api/system/services/web/restart",
+                                        data=b"x" * 70_000, headers=bearer(OPERATOR))
+    assert (answer.status_code, answer.get_json()["detail"]) == \
+        (413, "Request body too large: at most 65536 bytes")

@@ -45,6 +45,7 @@ class ReadySchema(Schema):
 
 
 @blp.route("/healthz")
+@blp.doc(security=[])
 @blp.response(200, AliveSchema)
 def healthz() -> dict:
     """Liveness: the process answers"""
@@ -52,6 +53,7 @@ def healthz() -> dict:
 
 
 @blp.route("/readyz")
+@blp.doc(security=[])
 @blp.response(200, ReadySchema)
 @blp.alt_response(503, schema=ReadySchema, description="Not ready: database or scheduler")
 def readyz() -> tuple[dict, int]:

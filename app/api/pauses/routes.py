@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.access import current_actor
+from app.access import current_actor, origin
 from app.api.pauses.schemas import (
     MAX_PAUSE_SECONDS, PauseListSchema, PauseRequestSchema, PauseResultSchema,
 )
@@ -49,7 +49,7 @@ def _pause(scope: pauses.Scope, target: str, args: dict) -> dict:
     steward = current_steward()
     with steward.store.session() as session:
         row = pauses.pause(session, scope, target, until=until, reason=args.get("reason"),
-                           actor=current_actor("api"), now=now)
+                           actor=current_actor("api"), now=now, origin=origin())
     steward.trigger([target] if scope == "service" else None)
     return {"success": True, "pause": row,
             "message": f"Self-healing of {scope} '{target}' paused until "
@@ -61,7 +61,7 @@ def _resume(scope: pauses.Scope, target: str) -> dict:
     steward = current_steward()
     with steward.store.session() as session:
         ended = pauses.resume(session, scope, target, actor=current_actor("api"),
-                              now=utcnow())
+                              now=utcnow(), origin=origin())
     steward.trigger([target] if scope == "service" else None)
     state = "resumed" if ended else "was not paused"
     return {"success": True, "pause": None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.access import current_actor
+from app.access import current_actor, origin
 from app.api.system.schemas import (
     ApplyRequestSchema, ApplyResultSchema, DeliveryListSchema, DesiredStateSchema, PlanSchema,
 )
@@ -72,7 +72,7 @@ def apply(args: dict) -> dict:
             abort(503, message=f"Container orchestrator not available: {status.detail}")
     try:
         outcome = run_apply(steward, service=args.get("service"), timeout=args["timeout"],
-                            actor=current_actor("api"))
+                            actor=current_actor("api"), origin=origin())
     except UnknownService as err:
         abort(404, message=str(err))
     except ApplyBusy as err:
