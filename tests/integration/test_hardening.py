@@ -69,3 +69,24 @@ def test_tokens_guard_a_live_server_and_never_reach_its_log(
     log = server.log.read_text()
     assert "restart-requested worker" in log and "by ops from 127.0.0.1" in log
     assert viewer not in log and operator not in log and "not-a-token-at-all" not in log
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses bound to `port` in LISTEN state, from /proc/net/tcp."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, port_hex = local.split(":")
+        if int(port_hex, 16) == port and state == "0A":
+            found.add(".".join(str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
+def test_without_tokens_steward_listens_on_127_0_0_1_only_and_says_so(
+        make_server: Callable[..., LiveServer], desired_dir: Path) -> None:
+    write_state(desired_dir, "services: {}\n")
+    server = make_server(STEWARD_HOST="0.0.0.0")
+    assert listening_addresses(server.port) == {"127.0.0.1"}
+    log = server.log.read_text()
+    assert "No API tokens are configured, so Steward will not listen on 0.0.0.0" in log
+    assert "listening on 127.0.0.1 only" in log
