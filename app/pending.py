@@ -55,15 +55,16 @@ def check_plan(desired_dir: Path, config: Mapping[str, Any]) -> PlanReport:
     Changes nothing: the files are validated (DesiredStateError), Docker is listed
     (EngineUnavailable), and the store, if there is one, is only read.
     """
-    desired = load_directory(desired_dir)
+    desired = load_directory(desired_dir, instance=config["INSTANCE"])
     engine = DockerEngine(instance=config["INSTANCE"], timeout=config["DOCKER_TIMEOUT"])
     try:
         observed = engine.observe()
+        networks = engine.observe_networks()
     finally:
         engine.close()
     now = utcnow()
     the_plan = plan(desired, observed, _stored_views(config["DATABASE_URL"], now), now,
-                    stable_period=config["STABLE_PERIOD"])
+                    stable_period=config["STABLE_PERIOD"], networks=networks)
     return report(the_plan, desired, observed)
 
 

@@ -8,7 +8,6 @@ as a pre-commit hook.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +15,12 @@ from typing import Any, Iterable, Mapping
 
 from marshmallow import ValidationError
 
-from app.desired_state.schema import NAME_PATTERN, NAME_RULE, FileSchema, ServiceSchema
-from app.desired_state.spec import (
-    CATEGORY_RESTART_DEFAULTS, DesiredState, HealthCheck, PortMapping, Resources,
-    RestartPolicy, ServiceSpec, VolumeMount,
+from app.desired_state.convert import Problems, declared_network, to_spec
+from app.desired_state.interpolate import ENV_FILE, interpolate_tree, variables_for
+from app.desired_state.schema import (
+    NAME_PATTERN, NAME_RULE, REFUSED_KEYS, FileSchema, ServiceSchema,
 )
+from app.desired_state.spec import DesiredState, NetworkAttachment, ServiceSpec
 from app.desired_state.yaml_lines import LineDict, YamlSyntaxError, line_of, parse
 from app.errors import PermanentError
 
@@ -87,12 +87,24 @@ def tree_signature(root: Path) -> tuple:
     return tuple(signature)
 
 
-def load_directory(root: Path) -> DesiredState:
-    """Read, validate and cross-check every desired-state file under `root`."""
+def load_directory(root: Path, *, instance: str = "steward",
+                   environ: Mapping[str, str] | None = None) -> DesiredState:
+    """Read, validate and cross-check every desired-state file under `root`.
+
+    `${VAR}` references are filled from `environ` (default: the process environment) over
+    `root/.env`; `instance` names the images Steward builds without an `image:` tag.
+    """
     if not root.is_dir():
         raise DesiredStateError([LoadError(str(root), 1, "", "desired-state directory not found")])
-    errors: list[LoadError] = []
-    parsed = [p for p in (_parse_file(root, path, errors) for path in desired_files(root)) if p]
+    variables, env_errors = variables_for(root, environ)
+    errors = [LoadError(_display(root, root / ENV_FILE), line, "", message)
+              for line, message in env_errors]
+    documents = [d for d in (_parse_file(root, path, variables, errors)
+                             for path in desired_files(root)) if d]
+    networks = _declared_networks(documents, errors)
+    parsed = [_Parsed(file, document, _build_specs(file, base, root, document, instance,
+                                                   networks, errors))
+              for file, base, document in documents]
     specs = [spec for p in parsed for spec in p.specs]
     errors += _check_duplicates(parsed) + _check_dependencies(parsed, specs)
     prune = _fleet_prune(parsed, errors)
@@ -106,7 +118,9 @@ def _display(root: Path, path: Path) -> str:
     return str(Path(root.resolve().name) / path.relative_to(root))
 
 
-def _parse_file(root: Path, path: Path, errors: list[LoadError]) -> _Parsed | None:
+def _parse_file(root: Path, path: Path, variables: Mapping[str, str],
+                errors: list[LoadError]) -> tuple[str, Path, LineDict] | None:
+    """(shown name, directory, interpolated document) of one file, or None with errors."""
     shown = _display(root, path)
     try:
         document = parse(path.read_text(encoding="utf-8"))
@@ -119,6 +133,9 @@ def _parse_file(root: Path, path: Path, errors: list[LoadError]) -> _Parsed | No
         errors.append(LoadError(shown, 1, "", "a desired-state file must be a mapping "
                                               "with a 'services:' key"))
         return None
+    found = len(errors)
+    document = interpolate_tree(document, variables, lambda where, message: errors.append(
+        LoadError(shown, line_of(document, list(where)), _label(list(where)), message)))
     top = LineDict()
     top.update({k: v for k, v in document.items() if not str(k).startswith("x-")})
     try:
@@ -126,13 +143,36 @@ def _parse_file(root: Path, path: Path, errors: list[LoadError]) -> _Parsed | No
     except ValidationError as err:
         errors += _to_load_errors(shown, document, (), err.messages, FileSchema)
         return None
+    return None if len(errors) > found else (shown, path.parent, document)
+
+
+def _declared_networks(documents: list[tuple[str, Path, LineDict]],
+                       errors: list[LoadError]) -> dict[str, NetworkAttachment]:
+    """The top-level networks of every file; a name declared twice must say the same."""
+    networks: dict[str, NetworkAttachment] = {}
+    for file, _, document in documents:
+        declared = document.get("networks") or {}
+        for name, raw in declared.items():
+            network = declared_network(name, FileSchema().fields["networks"].deserialize(
+                {name: raw})[name])
+            if networks.setdefault(name, network) != network:
+                errors.append(LoadError(file, declared.key_lines[name], f"networks.{name}",
+                                        "declared differently in another file; declare "
+                                        "it once"))
+    return networks
+
+
+def _build_specs(file: str, base: Path, root: Path, document: LineDict, instance: str,
+                 networks: Mapping[str, NetworkAttachment],
+                 errors: list[LoadError]) -> list[ServiceSpec]:
     services = document.get("services") or LineDict()
-    specs = [s for s in (_build_spec(shown, path.parent, name, document, errors)
-                         for name in services) if s]
-    return _Parsed(shown, document, specs)
+    specs = (_build_spec(file, base, root, name, document, instance, networks, errors)
+             for name in services)
+    return [s for s in specs if s]
 
 
-def _build_spec(file: str, base: Path, name: Any, document: LineDict,
+def _build_spec(file: str, base: Path, root: Path, name: Any, document: LineDict,
+                instance: str, networks: Mapping[str, NetworkAttachment],
                 errors: list[LoadError]) -> ServiceSpec | None:
     services = document["services"]
     node = services[name]
@@ -144,13 +184,21 @@ def _build_spec(file: str, base: Path, name: Any, document: LineDict,
         errors.append(LoadError(file, services.key_lines[name], f"services.{name}",
                                 "a service must be a mapping of keys such as image, category"))
         return None
+    refused = [LoadError(file, line_of(document, ["services", name, key]),
+                         f"services.{name}.{key}", why)
+               for key, why in REFUSED_KEYS.items() if key in node]
     try:
-        data = ServiceSchema().load(node)
+        data = ServiceSchema().load({k: v for k, v in node.items() if k not in REFUSED_KEYS})
     except ValidationError as err:
-        errors += _to_load_errors(file, document, ("services", name), err.messages,
-                                  ServiceSchema)
+        errors += refused + _to_load_errors(file, document, ("services", name), err.messages,
+                                            ServiceSchema)
         return None
-    spec = _spec_from(name, data, file, services.key_lines[name], base)
+    problems = Problems()
+    spec = to_spec(name, data, file=file, line=services.key_lines[name], base=base, root=root,
+                   instance=instance, networks=networks, problems=problems)
+    errors += refused + [LoadError(file, line_of(document, ["services", name, *path]),
+                                   _label(["services", name, *path]), message)
+                         for path, message in problems]
     writable = [i for i, v in enumerate(spec.volumes) if v.in_repo and not v.read_only]
     for index in writable:
         errors.append(LoadError(file, line_of(document, ["services", name, "volumes", index]),
@@ -158,81 +206,12 @@ def _build_spec(file: str, base: Path, name: Any, document: LineDict,
                                 f"{spec.volumes[index].in_repo} is inside the desired-state "
                                 "directory; mount it read-only (add :ro): containers must "
                                 "not write into the reviewed files"))
-    return None if writable else spec
+    return None if writable or problems or refused else spec
 
 
-def _spec_from(name: str, data: dict, file: str, line: int, base: Path) -> ServiceSpec:
-    defaults = CATEGORY_RESTART_DEFAULTS[data["category"]]
-    restart = RestartPolicy(**{**defaults.__dict__, **data["restart_policy"]})
-    ports = tuple(PortMapping(**p) for p in data["ports"])
-    port = data.get("port", ports[0].host_port if ports else None)
-    volumes = tuple(_volume(v, base) for v in data["volumes"])
-    return ServiceSpec(
-        name=name,
-        display_name=data.get("display_name", name),
-        category=data["category"],
-        image=data["image"],
-        restart=restart,
-        command=tuple(data["command"]) if "command" in data else None,
-        environment=tuple((k, v) for k, v in data["environment"]),
-        ports=ports,
-        port=port,
-        volumes=volumes,
-        files=_mounted_files(volumes, base),
-        depends_on=tuple(data["depends_on"]),
-        restart_with=tuple(data["restart_with"]),
-        healthcheck=_healthcheck(data.get("healthcheck"), port),
-        resources=Resources(memory_bytes=data["resources"].get("memory"),
-                            cpus=data["resources"].get("cpus")),
-        init=data["init"],
-        stop_grace_period=data["stop_grace_period"],
-        enabled=data["enabled"],
-        source_file=file,
-        source_line=line,
-    )
-
-
-def _mounted_files(volumes: tuple[VolumeMount, ...], root: Path) -> tuple[tuple[str, str], ...]:
-    """A content digest of each (read-only) bind mount from the desired-state directory: an
-    edited configuration file is drift, and recreates the services that mount it."""
-    return tuple((v.target, content_digest(Path(v.source))) for v in volumes
-                 if v.in_repo and Path(v.source).exists())
-
-
-def content_digest(path: Path) -> str:
-    """sha256 of a file, or of a directory's relative paths and file contents, in order
-    (read in chunks; `.git` left out, as everywhere in the desired-state directory)."""
-    sha = hashlib.sha256()
-    files = tree_files(path) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
-            sha.update(str(file.relative_to(path)).encode() + b"\0")
-        with file.open("rb") as handle:
-            sha.update(hashlib.file_digest(handle, "sha256").digest())
-    return sha.hexdigest()[:16]
-
-
-def _volume(raw: dict, base: Path) -> VolumeMount:
-    """A bind source is made absolute; one inside the desired-state directory also keeps its
-    path relative to it, which is what the spec hash sees (so a checkout elsewhere, as
-    `steward plan PATH` reads, hashes the same)."""
-    if raw["kind"] != "bind":
-        return VolumeMount(**raw)
-    source = (base / os.path.expanduser(raw["source"])).resolve()
-    root = base.resolve()
-    in_repo = f"./{source.relative_to(root)}" if source.is_relative_to(root) else None
-    return VolumeMount(**{**raw, "source": str(source)}, in_repo=in_repo)
-
-
-def _healthcheck(raw: dict | None, port: int | None) -> HealthCheck | None:
-    if raw is None:
-        return None
-    timing = {k: raw[k] for k in ("interval", "timeout", "start_period", "retries")}
-    if "command" in raw:
-        return HealthCheck(kind="command", command=tuple(raw["command"]), **timing)
-    kind = "http" if "http" in raw else "tcp"
-    probe = raw[kind]
-    return HealthCheck(kind=kind, path=probe.get("path"), port=probe.get("port", port), **timing)
+def _label(path: list) -> str:
+    label = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path)
+    return label.replace(".[", "[")
 
 
 def _to_load_errors(file: str, document: LineDict, prefix: tuple, messages: Any,
@@ -245,9 +224,7 @@ def _to_load_errors(file: str, document: LineDict, prefix: tuple, messages: Any,
             message = f"unknown key; allowed keys: {_allowed_keys(document, field_path, schema)}"
         elif message == "Missing data for required field.":
             message = "required key is missing"
-        label = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in field_path)
-        out.append(LoadError(file, line_of(document, field_path), label.replace(".[", "["),
-                             message))
+        out.append(LoadError(file, line_of(document, field_path), _label(field_path), message))
     return out
 
 
@@ -298,6 +275,7 @@ def _check_dependencies(parsed: list[_Parsed], specs: list[ServiceSpec]) -> list
                                             f"services.{spec.name}.{key}[{index}]",
                                             f"unknown service {dep!r}; known: "
                                             f"{', '.join(sorted(names)) or 'none'}"))
+    errors += _check_conditions(documents, specs)
     known_edges = {s.name: s.dependencies for s in specs
                    if all(d in names for d in s.dependencies)}
     cycle = find_cycle(known_edges)
@@ -306,6 +284,25 @@ def _check_dependencies(parsed: list[_Parsed], specs: list[ServiceSpec]) -> list
         errors.append(LoadError(spec.source_file, spec.source_line,
                                 f"services.{spec.name}.depends_on",
                                 "dependency cycle: " + " -> ".join(cycle + [cycle[0]])))
+    return errors
+
+
+def _check_conditions(documents: Mapping[str, LineDict],
+                      specs: list[ServiceSpec]) -> list[LoadError]:
+    """`condition: service_healthy` needs a dependency with a health check, as in Compose."""
+    by_name = {s.name: s for s in specs}
+    errors = []
+    for spec in specs:
+        for dependency in spec.conditions:
+            target = by_name.get(dependency.service)
+            if dependency.condition == "service_healthy" and target is not None \
+                    and target.healthcheck is None:
+                line = line_of(documents[spec.source_file],
+                               ["services", spec.name, "depends_on", dependency.service])
+                errors.append(LoadError(
+                    spec.source_file, line, f"services.{spec.name}.depends_on",
+                    f"{dependency.service} has no healthcheck, so service_healthy could never "
+                    "be met; give it a healthcheck or use service_started"))
     return errors
 
 

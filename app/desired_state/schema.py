@@ -6,141 +6,38 @@ cross-service rules (duplicates, depends_on) live in the loader, which sees all 
 """
 from __future__ import annotations
 
-import re
-import shlex
-from typing import Any, Mapping
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from app.desired_state.fields import (
+    Build, Command, DependsOn, Duration, Environment, ExtraHosts, Gpus, Hostname, Labels,
+    Memory, Networks, PortMapping, StringList, Ulimits, VolumeMount,
+)
 from app.desired_state.spec import CATEGORIES
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 NAME_RULE = "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, " \
             "at most 63 characters"
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)b?\s*$", re.IGNORECASE)
-_MEMORY_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
-
-
-class Duration(fields.Field):
-    """Seconds as a number, or a string like `500ms`, `10s`, `2m`, `1h`."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
-        if isinstance(value, bool):
-            raise ValidationError("must be a duration such as 10s, 500ms, 2m or seconds")
-        if isinstance(value, (int, float)):
-            seconds = float(value)
-        else:
-            match = _DURATION.match(str(value))
-            if not match:
-                raise ValidationError(
-                    f"{value!r} is not a duration; use e.g. 10s, 500ms, 2m or a number of seconds")
-            seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        if seconds < 0:
-            raise ValidationError("must not be negative")
-        return seconds
-
-
-class Command(fields.Field):
-    """A list of arguments, or one string split like a shell would (as Compose does)."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
-        if isinstance(value, str):
-            try:
-                parts = shlex.split(value)
-            except ValueError as err:
-                raise ValidationError(f"cannot split command: {err}") from None
-        elif isinstance(value, list) and all(isinstance(p, (str, int, float)) for p in value):
-            parts = [str(p) for p in value]
-        else:
-            raise ValidationError("must be a string or a list of strings")
-        if not parts:
-            raise ValidationError("must not be empty")
-        return parts
-
-
-class Environment(fields.Field):
-    """A mapping of names to scalar values, or a list of `NAME=value` strings."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any,
-                     **kwargs: Any) -> list[list[str]]:
-        if isinstance(value, list):
-            pairs = [_split_env_item(item) for item in value]
-        elif isinstance(value, Mapping):
-            pairs = [(str(k), _env_value(k, v)) for k, v in value.items()]
-        else:
-            raise ValidationError("must be a mapping NAME: value or a list of NAME=value")
-        for key, _ in pairs:
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", key):
-                raise ValidationError(f"{key!r} is not a valid environment variable name")
-        return sorted([k, v] for k, v in pairs)
-
-
-def _split_env_item(item: Any) -> tuple[str, str]:
-    if not isinstance(item, str) or "=" not in item:
-        raise ValidationError(f"{item!r} is not of the form NAME=value")
-    key, _, val = item.partition("=")
-    return key, val
-
-
-def _env_value(key: Any, value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        raise ValidationError(f"value of {key!r} must be a string, number or boolean")
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-class PortMapping(fields.Field):
-    """`HOST:CONTAINER` or `IP:HOST:CONTAINER`, optionally `/udp`; 127.0.0.1 by default."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
-        text = str(value)
-        spec, _, protocol = text.partition("/")
-        protocol = protocol or "tcp"
-        parts = spec.split(":")
-        if protocol not in ("tcp", "udp") or len(parts) not in (2, 3) \
-                or not all(p.isdigit() for p in parts[-2:]):
-            raise ValidationError(
-                f"{text!r} is not a port mapping; use \"HOST:CONTAINER\", "
-                "\"IP:HOST:CONTAINER\" or add \"/udp\", e.g. \"8080:80\"")
-        host_ip = parts[0] if len(parts) == 3 else "127.0.0.1"
-        host_port, container_port = int(parts[-2]), int(parts[-1])
-        for port in (host_port, container_port):
-            if not 1 <= port <= 65535:
-                raise ValidationError(f"port {port} is out of range 1-65535")
-        return {"host_ip": host_ip, "host_port": host_port,
-                "container_port": container_port, "protocol": protocol}
-
-
-class VolumeMount(fields.Field):
-    """`SOURCE:TARGET[:ro]`; a SOURCE starting with `.` or `/` is a bind mount, else a volume."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
-        parts = str(value).split(":")
-        mode = parts.pop() if len(parts) == 3 else "rw"
-        if len(parts) != 2 or not all(parts) or mode not in ("ro", "rw") \
-                or not parts[1].startswith("/"):
-            raise ValidationError(
-                f"{value!r} is not a volume; use \"SOURCE:/container/path\" with an optional "
-                "\":ro\", where SOURCE is a path (./config, /srv/data) or a volume name")
-        source, target = parts
-        kind = "bind" if source.startswith((".", "/", "~")) else "volume"
-        return {"source": source, "target": target, "read_only": mode == "ro", "kind": kind}
-
-
-class Memory(fields.Field):
-    """Bytes as a number, or a string like `512m`, `2g`."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        match = _MEMORY.match(str(value)) if not isinstance(value, bool) else None
-        if not match:
-            raise ValidationError(f"{value!r} is not a memory size; use e.g. 512m or 2g")
-        return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()])
+_POLICY = ("it gives a container power over the host; the host-access policy that can "
+           "allow it is not built yet")
+#: Compose keys Steward refuses on purpose, with the reason (an unknown key only lists the
+#: allowed ones; these deserve an explanation).
+REFUSED_KEYS = {
+    "network_mode": f"network_mode is refused: {_POLICY}; use networks: instead",
+    "privileged": f"privileged is refused: {_POLICY}",
+    "cap_add": f"cap_add is refused: {_POLICY}",
+    "devices": f"devices is refused: {_POLICY}; for GPUs use gpus:",
+    "pid": f"pid is refused: {_POLICY}",
+    "ipc": f"ipc is refused: {_POLICY}",
+    "userns_mode": f"userns_mode is refused: {_POLICY}",
+    "container_name": "container_name is not needed: Steward names containers "
+                      "<instance>-<service> and finds them by label",
+    "restart": "restart is Steward's job: remove it and tune restart_policy: instead",
+    "profiles": "profiles are not supported: use enabled: false for a service that should "
+                "not run",
+}
 
 
 class StrictSchema(Schema):
@@ -181,6 +78,9 @@ class RestartPolicySchema(StrictSchema):
     backoff_max = Duration()
     flap_transitions = fields.Int(validate=validate.Range(2, 1000))
     flap_window = Duration()
+    mode = fields.Str(validate=validate.OneOf(
+        ("always", "once"), error="must be always (heal every exit) or once (run to "
+                                  "completion; heal only a failed run)"))
 
 
 class ResourcesSchema(StrictSchema):
@@ -188,17 +88,67 @@ class ResourcesSchema(StrictSchema):
     cpus = fields.Float(validate=validate.Range(min=0.01, max=1024))
 
 
+class DeviceSchema(StrictSchema):
+    """One entry of Compose's `deploy.resources.reservations.devices`."""
+
+    driver = fields.Str(load_default="")
+    count = fields.Raw()
+    device_ids = fields.List(fields.Str())
+    capabilities = fields.List(fields.Str(), validate=validate.Length(min=1), load_default=["gpu"])
+    options = fields.Dict(keys=fields.Str(), values=fields.Str(), load_default=dict)
+
+    @validates_schema
+    def count_or_ids(self, data: dict, **kwargs: Any) -> None:
+        count = data.get("count")
+        if count is not None and count != "all" and not (
+                isinstance(count, int) and not isinstance(count, bool) and count > 0):
+            raise ValidationError("must be all or a positive number", "count")
+        if count is not None and data.get("device_ids"):
+            raise ValidationError("give count or device_ids, not both", "_schema")
+
+
+class ReservationsSchema(StrictSchema):
+    devices = fields.List(fields.Nested(DeviceSchema), load_default=list)
+    memory = Memory()
+    cpus = fields.Float()
+
+
+class DeployResourcesSchema(StrictSchema):
+    limits = fields.Nested(lambda: ResourcesSchema(), load_default=dict)
+    reservations = fields.Nested(ReservationsSchema, load_default=dict)
+
+
+class DeploySchema(StrictSchema):
+    """Compose's `deploy:`, as far as one host has a use for it: resource limits and GPUs."""
+
+    resources = fields.Nested(DeployResourcesSchema, load_default=dict)
+
+
+class LoggingSchema(StrictSchema):
+    driver = fields.Str(load_default="json-file", validate=validate.OneOf(
+        ("json-file", "local", "none"), error="must be json-file, local or none (a driver "
+                                              "that ships logs elsewhere is not supported)"))
+    options = fields.Dict(keys=fields.Str(validate=validate.OneOf(
+        ("max-size", "max-file", "compress"), error="options are max-size, max-file and "
+                                                    "compress")), values=fields.Raw(),
+        load_default=dict)
+
+
 class ServiceSchema(StrictSchema):
     display_name = fields.Str(validate=validate.Length(1, 200))
     category = fields.Str(required=True, validate=validate.OneOf(
         CATEGORIES, error="must be one of: " + ", ".join(CATEGORIES)))
-    image = fields.Str(required=True, validate=validate.Length(1, 500))
+    image = fields.Str(validate=validate.Length(1, 500))
+    build = Build()
     command = Command()
+    entrypoint = Command()
     environment = Environment(load_default=list)
+    env_file = StringList()
     ports = fields.List(PortMapping(), load_default=list)
     port = fields.Int(validate=validate.Range(1, 65535))
     volumes = fields.List(VolumeMount(), load_default=list)
-    depends_on = fields.List(fields.Str(), load_default=list)
+    networks = Networks()
+    depends_on = DependsOn(load_default=list)
     restart_with = fields.List(fields.Str(), load_default=list)
     healthcheck = fields.Nested(HealthCheckSchema)
     init = fields.Bool(load_default=False, truthy={True}, falsy={False})
@@ -206,10 +156,67 @@ class ServiceSchema(StrictSchema):
     enabled = fields.Bool(load_default=True, truthy={True}, falsy={False})
     restart_policy = fields.Nested(RestartPolicySchema, load_default=dict)
     resources = fields.Nested(ResourcesSchema, load_default=dict)
+    deploy = fields.Nested(DeploySchema, load_default=dict)
+    gpus = Gpus()
+    user = fields.Str(validate=validate.Regexp(r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$",
+                                               error="must be a user or uid, with :group"))
+    working_dir = fields.Str(validate=validate.Regexp(r"^/", error="must be an absolute path"))
+    hostname = Hostname()
+    stop_signal = fields.Str(validate=validate.Regexp(
+        r"^(SIG[A-Z0-9+-]+|[0-9]{1,2})$", error="must be a signal such as SIGTERM or SIGINT"))
+    labels = Labels()
+    shm_size = Memory()
+    ulimits = Ulimits()
+    tmpfs = StringList()
+    extra_hosts = ExtraHosts()
+    read_only = fields.Bool(truthy={True}, falsy={False})
+    cap_drop = fields.List(fields.Str(validate=validate.Regexp(
+        r"^(CAP_)?[A-Z_]+$", error="must be a capability such as ALL or NET_RAW")))
+    security_opt = fields.List(fields.Str(validate=validate.OneOf(
+        ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"),
+        error="only no-new-privileges is supported: seccomp, apparmor and label options "
+              "loosen the host's confinement")))
+    logging = fields.Nested(LoggingSchema)
+
+    @validates_schema
+    def image_or_build(self, data: dict, **kwargs: Any) -> None:
+        if "image" not in data and "build" not in data:
+            raise ValidationError("give image: (a tag to run or to give a build) or build:",
+                                  "image")
+
+    @validates_schema
+    def one_resources_form(self, data: dict, **kwargs: Any) -> None:
+        limits = (data.get("deploy") or {}).get("resources", {}).get("limits")
+        if limits and data.get("resources"):
+            raise ValidationError("give resources: or deploy.resources.limits, not both",
+                                  "resources")
+        devices = (data.get("deploy") or {}).get("resources", {}).get("reservations", {})
+        if devices.get("devices") and "gpus" in data:
+            raise ValidationError("give gpus: or deploy.resources.reservations.devices, "
+                                  "not both", "gpus")
+        if "tmpfs" in data and not all(t.startswith("/") for t in data["tmpfs"]):
+            raise ValidationError("each entry must be an absolute path in the container",
+                                  "tmpfs")
 
 
 class FileSchema(StrictSchema):
     """One file: `services:` (name → service) and optional fleet settings; `x-*` keys are free."""
 
     services = fields.Dict(keys=fields.Str(), values=fields.Raw(), load_default=dict)
+    networks = fields.Dict(keys=fields.Str(validate=validate.Regexp(
+        r"^[a-z0-9][a-z0-9_.-]{0,62}$", error="a network name is lowercase letters, digits, "
+                                              "'.', '_' or '-'")),
+        values=fields.Nested(lambda: NetworkSchema(), allow_none=True), load_default=dict)
     prune = fields.Bool(truthy={True}, falsy={False})
+
+
+class NetworkSchema(StrictSchema):
+    """A top-level network, Compose-style. Steward creates it as `<instance>_<name>` unless
+    it is `external` (then it must exist, under `name` or its own name)."""
+
+    external = fields.Bool(load_default=False, truthy={True}, falsy={False})
+    name = fields.Str(validate=validate.Length(1, 200))
+    internal = fields.Bool(load_default=False, truthy={True}, falsy={False})
+    driver = fields.Str(load_default="bridge", validate=validate.OneOf(
+        ("bridge",), error="only bridge networks on one host (overlay comes with the swarm "
+                           "engine)"))

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Mapping
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any, Literal, Mapping, Union
 
 from app.desired_state import secrets
 
@@ -19,12 +21,17 @@ CATEGORIES: tuple[Category, ...] = ("infrastructure", "ai", "monitoring")
 #: Fields that change the container Docker runs; a difference in any of them is drift.
 #: `files` is the content of the configuration files a service mounts from the repository.
 CONTAINER_FIELDS: tuple[str, ...] = (
-    "image", "command", "environment", "ports", "volumes", "files", "healthcheck",
-    "resources", "init", "stop_grace_period",
+    "image", "build", "command", "entrypoint", "environment", "ports", "networks", "volumes",
+    "files", "healthcheck", "resources", "gpus", "init", "stop_grace_period", "stop_signal",
+    "user", "working_dir", "hostname", "labels", "shm_size", "ulimits", "tmpfs", "extra_hosts",
+    "read_only", "cap_drop", "security_opt", "logging",
 )
 #: Container fields left out of the hashes while empty, so adding one to Steward does not
-#: make every existing container look drifted.
-_OPTIONAL_FIELDS = ("files",)
+#: make every existing container look drifted. `networks` and `logging` are never empty:
+#: containers made before Steward had them show them as drift and move onto the network.
+_OPTIONAL_FIELDS = ("files", "build", "entrypoint", "gpus", "stop_signal", "user",
+                    "working_dir", "hostname", "labels", "shm_size", "ulimits", "tmpfs",
+                    "extra_hosts", "read_only", "cap_drop", "security_opt")
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,9 @@ class RestartPolicy:
     backoff_max: float
     flap_transitions: int = 6
     flap_window: float = 600.0
+    #: `always` heals every exit; `once` runs to completion (a migration, an init job) and
+    #: heals only a failed run.
+    mode: Literal["always", "once"] = "always"
 
 
 CATEGORY_RESTART_DEFAULTS: Mapping[str, RestartPolicy] = {
@@ -65,6 +75,8 @@ class VolumeMount:
     kind: Literal["bind", "volume"] = "bind"
     #: `./path` when the source lies in the desired-state directory (then hashed as such).
     in_repo: str | None = None
+    #: SELinux relabelling of a bind mount: `z` (shared) or `Z` (private).
+    relabel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,82 @@ class HealthCheck:
 class Resources:
     memory_bytes: int | None = None
     cpus: float | None = None
+
+
+@dataclass(frozen=True)
+class NetworkAttachment:
+    """A network the container joins. `name` is the file's name for it (`default` is the
+    instance network every service joins unless it lists others); the engine gives
+    Steward's networks the name `<instance>_<name>`, an `external` one keeps `docker_name`.
+    The service's own name is always an alias; `aliases` are extra ones."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    external: bool = False
+    docker_name: str | None = None
+    internal: bool = False
+    driver: str = "bridge"
+
+
+DEFAULT_NETWORK = NetworkAttachment(name="default")
+
+
+@dataclass(frozen=True)
+class DeviceRequest:
+    """A request for devices by driver and capability (GPUs), as Docker's `--gpus` makes.
+    `count` -1 means all; `device_ids` picks devices by id instead of a count."""
+
+    driver: str = ""
+    count: int | None = None
+    device_ids: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ("gpu",)
+    options: tuple[tuple[str, str], ...] = ()
+
+    def describe(self) -> str:
+        what = "all" if self.count == -1 else ", ".join(self.device_ids) if self.device_ids \
+            else str(self.count or 1)
+        driver = f"{self.driver} " if self.driver else ""
+        return f"{driver}{'/'.join(self.capabilities)}: {what}"
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """An image Steward builds before it creates the container. `content` is a digest of the
+    context's files, the Dockerfile, target and args: when it changes, the image is rebuilt."""
+
+    context: str
+    dockerfile: str = "Dockerfile"
+    target: str | None = None
+    args: tuple[tuple[str, str], ...] = ()
+    content: str = ""
+    #: `./path` when the context lies in the desired-state directory (then hashed as such).
+    in_repo: str | None = None
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class Logging:
+    """Docker's log driver. The default rotates, so a crash-looping service cannot fill a
+    disk with an unbounded json-file log."""
+
+    driver: str = "json-file"
+    options: tuple[tuple[str, str], ...] = (("max-file", "3"), ("max-size", "10m"))
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """`depends_on` with its Compose condition: `service_healthy` (running, and healthy when
+    it has a check: what the list form means in Steward), `service_started` (its container
+    runs) or `service_completed_successfully` (it ran to completion with exit code 0)."""
+
+    service: str
+    condition: str = "service_healthy"
 
 
 @dataclass(frozen=True)
@@ -105,6 +193,24 @@ class ServiceSpec:
     resources: Resources = field(default_factory=Resources)
     init: bool = False
     stop_grace_period: float = 10.0
+    networks: tuple[NetworkAttachment, ...] = (DEFAULT_NETWORK,)
+    gpus: tuple[DeviceRequest, ...] = ()
+    build: BuildSpec | None = None
+    conditions: tuple[Dependency, ...] = ()
+    entrypoint: tuple[str, ...] | None = None
+    user: str | None = None
+    working_dir: str | None = None
+    hostname: str | None = None
+    stop_signal: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    shm_size: int | None = None
+    ulimits: tuple[Ulimit, ...] = ()
+    tmpfs: tuple[str, ...] = ()
+    extra_hosts: tuple[tuple[str, str], ...] = ()
+    read_only: bool = False
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    logging: Logging = field(default_factory=Logging)
     enabled: bool = True
     source_file: str = ""
     source_line: int = 0
@@ -119,6 +225,8 @@ class ServiceSpec:
         if self.healthcheck is None or self.healthcheck.kind != "command":
             data["healthcheck"] = None
         data["volumes"] = [_hashed_volume(v) for v in data["volumes"]]
+        if data["build"]:
+            data["build"] = _hashed_volume(dict(data["build"]), key="context")
         return {name: data[name] for name in CONTAINER_FIELDS
                 if data[name] or name not in _OPTIONAL_FIELDS}
 
@@ -128,8 +236,12 @@ class ServiceSpec:
         data = self.container_fields()
         data["environment"] = [[k, secrets.fingerprint(v, secrets.shown(k, v))]
                                for k, v in data["environment"]]
-        if data.get("command"):
-            data["command"] = _fingerprinted(data["command"])
+        for name in ("command", "entrypoint"):
+            if data.get(name):
+                data[name] = _fingerprinted(data[name])
+        if data.get("build"):
+            data["build"] = {**data["build"], "args": [[k, secrets.fingerprint(v, secrets.shown(
+                k, v))] for k, v in data["build"]["args"]]}
         if data.get("healthcheck") and data["healthcheck"].get("command"):
             data["healthcheck"] = {**data["healthcheck"],
                                    "command": _fingerprinted(data["healthcheck"]["command"])}
@@ -138,6 +250,11 @@ class ServiceSpec:
     def field_hashes(self) -> dict[str, str]:
         """A short hash per container field, so drift can name the fields that changed."""
         return {name: _digest(value)[:12] for name, value in self.container_fields().items()}
+
+    def condition(self, dependency: str) -> str:
+        """How this service waits for `dependency` (see `Dependency`)."""
+        return next((d.condition for d in self.conditions if d.service == dependency),
+                    "service_healthy")
 
     @property
     def dependencies(self) -> tuple[str, ...]:
@@ -154,25 +271,32 @@ class ServiceSpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
         """Rebuild a spec stored by `to_dict` (JSON turns tuples into lists)."""
-        health = data.get("healthcheck")
-        return cls(
-            **{k: v for k, v in data.items() if k in _SCALARS},
-            restart=RestartPolicy(**data["restart"]),
-            command=_tuple(data.get("command")),
-            environment=tuple((k, v) for k, v in data.get("environment", ())),
-            ports=tuple(PortMapping(**p) for p in data.get("ports", ())),
-            volumes=tuple(VolumeMount(**v) for v in data.get("volumes", ())),
-            files=tuple((target, digest) for target, digest in data.get("files", ())),
-            depends_on=tuple(data.get("depends_on", ())),
-            restart_with=tuple(data.get("restart_with", ())),
-            healthcheck=HealthCheck(**{**health, "command": _tuple(health.get("command"))})
-            if health else None,
-            resources=Resources(**data.get("resources", {})),
-        )
+        return _rebuild(cls, data)
 
 
-_SCALARS = {"name", "display_name", "category", "image", "port", "enabled", "init",
-            "stop_grace_period", "source_file", "source_line"}
+def _rebuild(cls: type, data: Mapping[str, Any]) -> Any:
+    """A dataclass from the dict `asdict` made of it, tuples and nested dataclasses restored
+    from the field types: one rule for every field, so a new field needs no code here."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    return cls(**{name: _value(hints[name], value) for name, value in data.items()
+                  if name in known})
+
+
+def _value(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        return _value(next(a for a in args if a is not type(None)), value)
+    if origin is tuple:
+        item = args[0] if args else Any
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_value(item, v) for v in value)
+        return tuple(_value(a, v) for a, v in zip(args, value))
+    if is_dataclass(hint) and isinstance(value, Mapping):
+        return _rebuild(hint, value)
+    return value
 
 
 def _fingerprinted(arguments: list[str]) -> list[str]:
@@ -180,14 +304,13 @@ def _fingerprinted(arguments: list[str]) -> list[str]:
     return [secrets.fingerprint(a, b) for a, b in zip(arguments, shown)]
 
 
-def _hashed_volume(volume: dict[str, Any]) -> dict[str, Any]:
-    """A mount as the hash sees it: a repository path stays relative to the repository."""
+def _hashed_volume(volume: dict[str, Any], key: str = "source") -> dict[str, Any]:
+    """A mount (or build context) as the hash sees it: a repository path stays relative to
+    the repository, so a checkout elsewhere hashes the same."""
     in_repo = volume.pop("in_repo", None)
-    return {**volume, "source": in_repo} if in_repo else volume
-
-
-def _tuple(value: list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
-    return tuple(value) if value is not None else None
+    if volume.get("relabel", "") is None:
+        del volume["relabel"]  # as hashed before relabelling existed
+    return {**volume, key: in_repo} if in_repo else volume
 
 
 def _digest(value: Any) -> str:

@@ -17,27 +17,29 @@ from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import docker
 import requests
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.types import Healthcheck, Mount
+from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
 
 from app import metrics
-from app.desired_state.spec import ServiceSpec
-from app.engine.observed import ObservedContainer
-from app.errors import ActionFailed, EngineUnavailable
+from app.desired_state.spec import NetworkAttachment, ServiceSpec
+from app.engine.observed import ObservedContainer, ObservedNetwork
+from app.engine.options import (
+    LABEL_BUILD, LABEL_FIELD_HASHES, LABEL_INSTANCE, LABEL_NETWORK, LABEL_SERVICE, LABEL_SPEC,
+    LABEL_SPEC_HASH, container_name, create_options, endpoint_aliases, host_config_options,
+    network_name,
+)
+from app.errors import ActionFailed, ConfigurationError, EngineUnavailable
 
-LABEL_INSTANCE = "io.steward.instance"
-LABEL_SERVICE = "io.steward.service"
-LABEL_SPEC_HASH = "io.steward.spec-hash"
-LABEL_FIELD_HASHES = "io.steward.field-hashes"
-#: The container fields the container was made from, so a plan can show old -> new values.
-LABEL_SPEC = "io.steward.spec"
+__all__ = ["LABEL_INSTANCE", "LABEL_SERVICE", "ContainerEvent", "DockerEngine"]
 
 #: Container events that can mean a service needs healing or its dependents need a look.
 WATCHED_EVENTS = ("die", "oom", "health_status", "destroy", "stop", "start", "restart")
 
 _HEALTH_IN_STATUS = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 _EXIT_IN_STATUS = re.compile(r"^Exited \((-?\d+)\)")
-_NANOS = 1_000_000_000
+#: How Docker says a container asked for a device driver it has no runtime for.
+_NO_DEVICE_DRIVER = re.compile(r'could not select device driver "([^"]*)"')
+#: Lines of build output kept for the event log and the reason of a failed build.
+BUILD_LOG_LINES = 20
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -162,16 +164,101 @@ class DockerEngine:
     # -- writes ------------------------------------------------------------------------------
 
     def create(self, spec: ServiceSpec) -> str:
-        """Create and start a container for `spec`; pulls the image when it is missing."""
-        self.ensure_image(spec.image)
-        name = f"{self.instance}-{spec.name}"
+        """Create and start a container for `spec` on its networks, answering to its name.
+
+        The image must be there (see `prepare_image`). A container that was created but
+        could not start (no GPU runtime, say) is kept: its id comes with the error.
+        """
+        name = container_name(self.instance, spec)
+        first, *others = spec.networks
         created = self._call(lambda c: c.api.create_container(
-            spec.image, name=name, **self._create_options(c, spec)), f"create container {name}")
+            spec.image, **create_options(self.instance, spec, c.api.create_host_config(
+                **host_config_options(self.instance, spec))),
+            networking_config=c.api.create_networking_config({
+                network_name(self.instance, first): c.api.create_endpoint_config(
+                    aliases=endpoint_aliases(spec, first))})), f"create container {name}")
+        for network in others:  # API 1.43 and older take one network at create
+            self._call(lambda c: c.api.connect_container_to_network(
+                created["Id"], network_name(self.instance, network),
+                aliases=endpoint_aliases(spec, network)), f"connect {name} to {network.name}")
         self.start(created["Id"])
         return created["Id"]
 
     def start(self, container_id: str) -> None:
-        self._call(lambda c: c.api.start(container_id), "start container")
+        try:
+            self._call(lambda c: c.api.start(container_id), "start container")
+        except ActionFailed as err:
+            raise _explained(err) from None
+
+    def prepare_image(self, spec: ServiceSpec) -> str | None:
+        """Build the image when the spec has a build and the image is not of this build,
+        else pull it when missing; return the build's last output lines, if it built."""
+        if spec.build is None:
+            self.ensure_image(spec.image)
+            return None
+        wanted = spec.field_hashes()["build"]
+        try:
+            image = self._call(lambda c: c.api.inspect_image(spec.image), "look up image",
+                               reraise=(ImageNotFound, NotFound))
+            if (image.get("Config") or {}).get("Labels", {}).get(LABEL_BUILD) == wanted:
+                return None
+        except (ImageNotFound, NotFound):
+            pass
+        return self._build(spec, wanted)
+
+    def _build(self, spec: ServiceSpec, build_hash: str) -> str:
+        build = spec.build
+        assert build is not None
+        log.info("building image %s for %s from %s", spec.image, spec.name, build.context)
+        output: list[str] = []
+        try:
+            self._call(lambda c: _stream_build(c, output, path=build.context, tag=spec.image,
+                                               dockerfile=build.dockerfile, target=build.target,
+                                               buildargs=dict(build.args), rm=True,
+                                               forcerm=True, decode=True, labels={
+                                                   LABEL_INSTANCE: self.instance,
+                                                   LABEL_SERVICE: spec.name,
+                                                   LABEL_BUILD: build_hash}),
+                       f"build image {spec.image}", reraise=(BuildError,))
+        except (BuildError, ActionFailed) as err:
+            tail = "\n".join(output[-BUILD_LOG_LINES:])
+            raise ActionFailed(f"build of {spec.image} failed: {_short(err)}"
+                               + (f"\n{tail}" if tail else "")) from None
+        return "\n".join(output[-BUILD_LOG_LINES:])
+
+    # -- networks ----------------------------------------------------------------------------
+
+    def observe_networks(self) -> list[ObservedNetwork]:
+        """This instance's networks, with how many containers each has attached."""
+        found = self._call(lambda c: c.api.networks(
+            filters={"label": f"{LABEL_INSTANCE}={self.instance}"}), "list networks")
+        result = []
+        for summary in found:
+            details = self._call(lambda c: c.api.inspect_network(summary["Id"]),
+                                 "inspect network")
+            labels = details.get("Labels") or {}
+            result.append(ObservedNetwork(id=details["Id"], name=details["Name"],
+                                          network=labels.get(LABEL_NETWORK, ""),
+                                          containers=len(details.get("Containers") or {})))
+        return result
+
+    def create_network(self, network: NetworkAttachment) -> str:
+        """Create one of Steward's networks, or adopt it when it exists under its name."""
+        name = network_name(self.instance, network)
+        existing = self._call(lambda c: c.api.networks(names=[name]), "list networks")
+        for summary in existing:
+            if summary.get("Name") == name:
+                return summary["Id"]
+        created = self._call(lambda c: c.api.create_network(
+            name, driver=network.driver, internal=network.internal, check_duplicate=True,
+            labels={LABEL_INSTANCE: self.instance, LABEL_NETWORK: network.name}),
+            f"create network {name}")
+        return created["Id"]
+
+    def remove_network(self, network_id: str) -> None:
+        with contextlib.suppress(NotFound):
+            self._call(lambda c: c.api.remove_network(network_id), "remove network",
+                       reraise=(NotFound,))
 
     def stop(self, container_id: str, grace_period: float) -> None:
         self._call(lambda c: c.api.stop(container_id, timeout=round(grace_period)),
@@ -200,37 +287,6 @@ class DockerEngine:
             except (ActionFailed, requests.Timeout) as err:
                 raise ActionFailed(f"image {image} is not present and could not be pulled: "
                                    f"{_short(err)}") from None
-
-    def _create_options(self, client: docker.DockerClient, spec: ServiceSpec) -> dict[str, Any]:
-        bindings: dict[str, list[tuple[str, int]]] = {}
-        for p in spec.ports:
-            bindings.setdefault(f"{p.container_port}/{p.protocol}", []).append(
-                (p.host_ip, p.host_port))
-        host_config = client.api.create_host_config(
-            port_bindings=bindings,
-            mounts=[Mount(v.target, v.source, type=v.kind, read_only=v.read_only)
-                    for v in spec.volumes],
-            restart_policy={"Name": "no"},  # Steward heals, so Docker must not
-            init=spec.init or None,
-            mem_limit=spec.resources.memory_bytes,
-            nano_cpus=int(spec.resources.cpus * _NANOS) if spec.resources.cpus else None,
-        )
-        return {
-            "command": list(spec.command) if spec.command else None,
-            "environment": dict(spec.environment),
-            "ports": [(p.container_port, p.protocol) for p in spec.ports],
-            "labels": {
-                LABEL_INSTANCE: self.instance,
-                LABEL_SERVICE: spec.name,
-                LABEL_SPEC_HASH: spec.spec_hash,
-                LABEL_FIELD_HASHES: json.dumps(spec.field_hashes(), sort_keys=True),
-                LABEL_SPEC: json.dumps(spec.label_fields(), sort_keys=True),
-            },
-            "healthcheck": _healthcheck(spec),
-            "stop_timeout": round(spec.stop_grace_period),
-            "host_config": host_config,
-            "detach": True,
-        }
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -282,13 +338,26 @@ def _pull(client: docker.DockerClient, image: str) -> None:
             raise APIError(message["error"])
 
 
-def _healthcheck(spec: ServiceSpec) -> Healthcheck | None:
-    check = spec.healthcheck
-    if check is None or check.kind != "command":
-        return None
-    return Healthcheck(test=["CMD", *(check.command or ())], interval=int(check.interval * _NANOS),
-                       timeout=int(check.timeout * _NANOS), retries=check.retries,
-                       start_period=int(check.start_period * _NANOS))
+def _stream_build(client: docker.DockerClient, output: list[str], **options: Any) -> None:
+    """Build, keeping the output lines; an error in the stream fails the build."""
+    for message in client.api.build(**options):
+        if "error" in message:
+            raise BuildError(message["error"].strip(), output)
+        text = str(message.get("stream") or "").rstrip()
+        if text:
+            output.extend(text.splitlines())
+
+
+def _explained(err: ActionFailed) -> ActionFailed:
+    """A start refused for want of a device runtime is the configuration's fault, and the
+    fix is on the host: say so plainly."""
+    match = _NO_DEVICE_DRIVER.search(str(err))
+    if match is None:
+        return err
+    driver = match.group(1) or "nvidia"
+    return ConfigurationError(f"no GPU runtime: Docker could not select device driver "
+                              f"'{driver}'; install nvidia-container-toolkit and restart "
+                              "dockerd, or remove the GPU request")
 
 
 def _last_check_output(health: Mapping[str, Any]) -> str | None:

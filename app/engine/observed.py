@@ -43,3 +43,13 @@ class ObservedContainer:
         if self.exit_code is not None:
             return f"exit code {self.exit_code}"
         return f"container {self.state}"
+
+
+@dataclass(frozen=True)
+class ObservedNetwork:
+    """One of Steward's networks: `network` is its name in the desired-state files."""
+
+    id: str
+    name: str
+    network: str
+    containers: int = 0

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
+from app.desired_state.spec import NetworkAttachment
+
 
 class Kind(str, Enum):
     CREATE = "create"
@@ -24,11 +26,14 @@ class Kind(str, Enum):
     DISABLE = "disable"
     FLAPPING = "flapping"
     RESET_FAILURES = "reset-failures"
+    CREATE_NETWORK = "create-network"
+    REMOVE_NETWORK = "remove-network"
 
 
 #: Kinds that change containers; a plan without them makes no write call to Docker.
 DOCKER_WRITES = frozenset({Kind.CREATE, Kind.START, Kind.RECREATE, Kind.RESTART, Kind.STOP,
-                           Kind.REMOVE_DUPLICATE, Kind.REMOVE_ORPHAN})
+                           Kind.REMOVE_DUPLICATE, Kind.REMOVE_ORPHAN, Kind.CREATE_NETWORK,
+                           Kind.REMOVE_NETWORK})
 
 
 class Waiting(str, Enum):
@@ -56,6 +61,9 @@ class Action:
     failure: str | None = None
     until: datetime | None = None
     waiting_for: Waiting | None = None
+    #: The network a CREATE_NETWORK makes; a REMOVE_NETWORK names its id in `target_id`.
+    network: NetworkAttachment | None = None
+    target_id: str | None = None
 
     def describe(self) -> str:
         """The cause, with the drifted fields or the wait deadline when there are any."""
@@ -67,7 +75,12 @@ class Action:
         return text
 
     def render(self) -> str:
-        return f"{self.kind.value} {self.service}: {self.describe()}"
+        return f"{self.kind.value} {self.subject}: {self.describe()}"
+
+    @property
+    def subject(self) -> str:
+        """What the action is about: its service, or the network (whose `service` is "")."""
+        return self.service or (self.network.name if self.network else "network")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from app.errors import ActionFailed, EngineUnavailable
 from app.reconcile.actions import Action, Kind, Plan
 from app.reconcile.views import RuntimeView
 from app.store.db import Store
-from app.store.runtime import is_current, record_action, record_action_error
+from app.store.runtime import is_current, record_action, record_action_error, record_build
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +36,24 @@ class ExecutionReport:
     skipped: list[Action] = field(default_factory=list)
 
 
-def _create(engine: DockerEngine, action: Action, spec: ServiceSpec) -> str:
-    return engine.create(spec)
+@dataclass(frozen=True)
+class StepResult:
+    """What a step leaves to record: the container it made, the output of a build."""
+
+    container_id: str | None = None
+    build_log: str | None = None
 
 
-def _recreate(engine: DockerEngine, action: Action, spec: ServiceSpec) -> str:
-    engine.ensure_image(spec.image)  # never remove a working container for an image we lack
+def _create(engine: DockerEngine, action: Action, spec: ServiceSpec) -> StepResult:
+    build_log = engine.prepare_image(spec)
+    return StepResult(engine.create(spec), build_log)
+
+
+def _recreate(engine: DockerEngine, action: Action, spec: ServiceSpec) -> StepResult:
+    # Pull or build first: a working container is never removed for an image we lack.
+    build_log = engine.prepare_image(spec)
     engine.remove(action.container_id or "")
-    return engine.create(spec)
+    return StepResult(engine.create(spec), build_log)
 
 
 def _start(engine: DockerEngine, action: Action, spec: ServiceSpec) -> None:
@@ -62,11 +72,20 @@ def _remove(engine: DockerEngine, action: Action, spec: ServiceSpec | None) -> N
     engine.remove(action.container_id or "")
 
 
+def _create_network(engine: DockerEngine, action: Action, spec: ServiceSpec | None) -> None:
+    assert action.network is not None
+    engine.create_network(action.network)
+
+
+def _remove_network(engine: DockerEngine, action: Action, spec: ServiceSpec | None) -> None:
+    engine.remove_network(action.target_id or "")
+
+
 def _no_docker(engine: DockerEngine, action: Action, spec: ServiceSpec | None) -> None:
     """DISABLE, FLAPPING, RESET_FAILURES and REPORT_ORPHAN only change the store."""
 
 
-_STEPS: Mapping[Kind, Callable[..., str | None]] = {
+_STEPS: Mapping[Kind, Callable[..., StepResult | None]] = {
     Kind.CREATE: _create,
     Kind.START: _start,
     Kind.RECREATE: _recreate,
@@ -78,6 +97,8 @@ _STEPS: Mapping[Kind, Callable[..., str | None]] = {
     Kind.FLAPPING: _no_docker,
     Kind.RESET_FAILURES: _no_docker,
     Kind.REPORT_ORPHAN: _no_docker,
+    Kind.CREATE_NETWORK: _create_network,
+    Kind.REMOVE_NETWORK: _remove_network,
 }
 
 
@@ -157,7 +178,7 @@ def _run(action: Action, engine: DockerEngine, store: Store, specs: Mapping[str,
             log.info("skipping %s: an operator acted since the plan", action.render())
             return "skipped", ""
     try:
-        container_id = _STEPS[action.kind](engine, action, specs.get(action.service))
+        result = _STEPS[action.kind](engine, action, specs.get(action.service)) or StepResult()
     except ActionFailed as err:
         log.warning("%s failed: %s", action.render(), err)
         with store.session() as session:
@@ -166,7 +187,10 @@ def _run(action: Action, engine: DockerEngine, store: Store, specs: Mapping[str,
     except EngineUnavailable as err:
         return "unreachable", str(err)
     with store.session() as session:
-        record_action(session, action, now(), container_id=container_id, seen_version=seen)
+        if result.build_log:
+            record_build(session, action.service, result.build_log, now())
+        record_action(session, action, now(), container_id=result.container_id,
+                      seen_version=seen)
     if action.heal or action.kind in (Kind.FLAPPING, Kind.DISABLE):
         metrics.FAILURES.labels(action.service).inc()
     return "done", ""

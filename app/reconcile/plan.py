@@ -12,8 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Collection, Iterable, Mapping, Sequence
 
-from app.desired_state.spec import CATEGORIES, CONTAINER_FIELDS, DesiredState, ServiceSpec
-from app.engine.observed import ObservedContainer
+from app.desired_state.spec import (
+    CATEGORIES, CONTAINER_FIELDS, DesiredState, NetworkAttachment, ServiceSpec,
+)
+from app.engine.observed import ObservedContainer, ObservedNetwork
 from app.reconcile import policy
 from app.reconcile.actions import Action, Kind, Plan, Waiting
 from app.reconcile.views import RuntimeView
@@ -23,11 +25,14 @@ from app.status import Status, derive_status
 def plan(desired: DesiredState, observed: Sequence[ObservedContainer],
          runtime: Mapping[str, RuntimeView], now: datetime, *,
          stable_period: float = policy.STABLE_PERIOD_SECONDS,
-         only: Collection[str] | None = None) -> Plan:
-    """Decide every action of one pass, orphans first, then services in dependency order.
+         only: Collection[str] | None = None,
+         networks: Sequence[ObservedNetwork] | None = None) -> Plan:
+    """Decide every action of one pass: orphans, then missing networks, then services in
+    dependency order.
 
     `only` limits the pass to those services and everything that depends on them (a pass
     woken by one container's event); None plans the whole fleet, orphans included.
+    `networks` are Steward's networks as observed; None leaves networks out of the plan.
     """
     by_service: dict[str, list[ObservedContainer]] = defaultdict(list)
     for container in observed:
@@ -44,6 +49,8 @@ def plan(desired: DesiredState, observed: Sequence[ObservedContainer],
         actions += [_orphan(c, desired.prune)
                     for c in sorted(observed, key=lambda c: (c.service, c.id))
                     if c.service not in desired.services]
+    if networks is not None:
+        actions += network_actions(desired, networks, prune=desired.prune and scope is None)
     for name in dependency_order(desired.services.values()):
         if scope is not None and name not in scope:
             continue
@@ -51,6 +58,23 @@ def plan(desired: DesiredState, observed: Sequence[ObservedContainer],
                            container_id=c.id) for c in picked[name][1]]
         actions += _paused(fleet, name, _service_actions(fleet, name))
     return Plan(tuple(actions))
+
+
+def network_actions(desired: DesiredState, observed: Sequence[ObservedNetwork], *,
+                    prune: bool) -> list[Action]:
+    """Create each network a service needs that is missing (external ones are the
+    operator's); with `prune`, remove Steward's networks no service names and no container
+    uses any more."""
+    wanted = {n.name: n for s in desired.services.values() for n in s.networks if not n.external}
+    have = {n.network for n in observed}
+    actions = [Action(Kind.CREATE_NETWORK, "", "a service needs it and it does not exist",
+                      network=wanted[name]) for name in sorted(set(wanted) - have)]
+    if prune:
+        actions += [Action(Kind.REMOVE_NETWORK, "", "no service uses it (prune: true)",
+                           network=NetworkAttachment(name=n.network), target_id=n.id)
+                    for n in sorted(observed, key=lambda n: n.network)
+                    if n.network not in wanted and n.containers == 0]
+    return actions
 
 
 def with_dependents(specs: Iterable[ServiceSpec], names: Collection[str]) -> frozenset[str]:
@@ -84,10 +108,30 @@ class _Fleet:
                              health=view.health,
                              has_healthcheck=self.specs[name].healthcheck is not None)
 
-    def down_dependencies(self, name: str) -> list[tuple[str, Status]]:
-        """Dependencies that are not `running`, with their status."""
-        deps = [d for d in self.specs[name].dependencies if d in self.specs]
-        return [(d, status) for d in deps if (status := self.status(d)) != "running"]
+    def down_dependencies(self, name: str) -> list[tuple[str, str]]:
+        """Dependencies whose condition is not met, with what they are instead."""
+        spec = self.specs[name]
+        deps = [d for d in spec.dependencies if d in self.specs]
+        return [(d, state) for d in deps
+                if (state := self._unmet(d, spec.condition(d))) is not None]
+
+    def _unmet(self, dependency: str, condition: str) -> str | None:
+        """None when `dependency` meets `condition`, else what it is instead."""
+        container = self.containers[dependency]
+        if condition == "service_started":
+            return None if container and container.running else self.status(dependency)
+        if condition == "service_completed_successfully":
+            done = container is not None and container.state == "exited" \
+                and container.exit_code == 0
+            return None if done else "not completed"
+        status = self.status(dependency)
+        return None if status == "running" else status
+
+    def completed(self, name: str) -> bool:
+        """A run-once service whose container ran to completion: nothing to heal."""
+        container = self.containers[name]
+        return self.specs[name].restart.mode == "once" and container is not None \
+            and container.state == "exited" and container.exit_code == 0
 
 
 def dependency_order(specs: Iterable[ServiceSpec]) -> list[str]:
@@ -209,13 +253,15 @@ def _service_actions(fleet: _Fleet, name: str) -> list[Action]:
 
 
 def _not_running(fleet: _Fleet, name: str, container: ObservedContainer,
-                 down: list[tuple[str, Status]]) -> list[Action]:
+                 down: list[tuple[str, str]]) -> list[Action]:
     rt = fleet.views[name]
     if rt.pending_action in ("start", "enable"):
         return [Action(Kind.START, name, f"{rt.pending_action} requested",
                        container_id=container.id)]
     if down:
         return [_wait_for_dependencies(name, down)]
+    if fleet.completed(name):
+        return []
     if container.state == "created":
         return [Action(Kind.START, name, "container was never started",
                        container_id=container.id)]
@@ -279,7 +325,7 @@ def _restarted_since(fleet: _Fleet, name: str, moment: datetime | None) -> str |
     return None
 
 
-def _wait_for_dependencies(name: str, down: list[tuple[str, Status]]) -> Action:
+def _wait_for_dependencies(name: str, down: list[tuple[str, str]]) -> Action:
     listed = ", ".join(f"{dep} ({status})" for dep, status in down)
     return Action(Kind.WAIT, name, f"waiting for dependency {listed}",
                   waiting_for=Waiting.DEPENDENCY)

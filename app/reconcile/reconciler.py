@@ -164,7 +164,7 @@ class Reconciler:
         self._revision_checked = time.monotonic()
         now = self.clock()
         try:
-            desired = load_directory(self.desired_dir)
+            desired = load_directory(self.desired_dir, instance=self.engine.instance)
         except DesiredStateError as err:
             metrics.LOAD_ERRORS.inc()
             self._load_error = "\n".join(str(e) for e in err.errors)
@@ -228,10 +228,11 @@ class Reconciler:
             desired = stored_desired_state(session)
         try:
             observed, views = self._observe(desired)
+            networks = self.engine.observe_networks()
         except EngineUnavailable as err:
             return self._engine_down(str(err), load_error)
         the_plan = plan(desired, observed, views, self.clock(), stable_period=self.stable_period,
-                        only=only)
+                        only=only, networks=networks)
         if the_plan.actions:
             log.debug("plan:\n%s", the_plan.render())
         planned = desired.services.keys() if only is None else \

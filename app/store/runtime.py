@@ -120,13 +120,24 @@ def record_action(session: Session, action: Action, now: datetime, *,
     The policy's counters move only if no operator request came in meanwhile: a manual
     restart's reset or an enable must not be undone by a decision made before it.
     """
-    row = session.get(RuntimeState, action.service, with_for_update=True)
+    row = session.get(RuntimeState, action.service, with_for_update=True) \
+        if action.service else None
     if row is not None:
         _record_container(row, action, container_id)
         if seen_version is None or row.request_version == seen_version:
             _apply_policy(row, action, now)
-    record_event(session, service=action.service, kind=action.kind.value, at=now,
-                 message=action.describe())
+    record_event(session, service=action.service or None, kind=action.kind.value, at=now,
+                 message=_described(action))
+
+
+def _described(action: Action) -> str:
+    """An action as the event log shows it; a network action names its network."""
+    return action.describe() if action.service else f"{action.subject}: {action.describe()}"
+
+
+def record_build(session: Session, service: str, output: str, now: datetime) -> None:
+    """The tail of a build's output, for the event log and the service page."""
+    record_event(session, service=service, kind="build", at=now, message=output)
 
 
 def _record_container(row: RuntimeState, action: Action, container_id: str | None) -> None:
@@ -165,14 +176,15 @@ def _record_failure(row: RuntimeState, failure: str, now: datetime) -> None:
 
 
 def record_action_error(session: Session, action: Action, error: str, now: datetime) -> None:
-    row = session.get(RuntimeState, action.service)
+    row = session.get(RuntimeState, action.service) if action.service else None
     if row is not None:
         row.error_count += 1
         row.last_error = error
         row.last_error_at = now
         _record_failure(row, f"Docker error: {error}", now)
-    record_event(session, service=action.service, kind="error", at=now,
-                 message=f"{action.kind.value} failed: {error}")
+    record_event(session, service=action.service or None, kind="error", at=now,
+                 message=f"{action.kind.value} {action.subject} failed: {error}"
+                 if not action.service else f"{action.kind.value} failed: {error}")
 
 
 def record_waits(session: Session, plan: Plan, services: Iterable[str], now: datetime) -> None:

@@ -56,15 +56,20 @@ def test_image(docker_client: docker.DockerClient) -> Iterator[str]:
 
 @pytest.fixture
 def instance(docker_client: docker.DockerClient) -> Iterator[str]:
-    """A unique instance label; every container under it is removed at teardown, pass or fail.
+    """A unique instance label; every container, network and built image under it is removed
+    at teardown, pass or fail.
 
     Anything that uses the instance (the app, a live server) is torn down before this runs.
     """
     name = f"t{uuid.uuid4().hex[:10]}"
     yield name
-    for container in docker_client.containers.list(
-            all=True, filters={"label": f"{LABEL_INSTANCE}={name}"}):
+    owned = {"label": f"{LABEL_INSTANCE}={name}"}
+    for container in docker_client.containers.list(all=True, filters=owned):
         container.remove(force=True)
+    for network in docker_client.networks.list(filters=owned):
+        network.remove()
+    for image in docker_client.images.list(filters=owned):
+        docker_client.images.remove(image.id, force=True)
 
 
 def wait_for(check: Callable[[], T], *, timeout: float = 30, interval: float = 0.2,

@@ -32,6 +32,9 @@ class FakeEngine:
         if service in self.failing:
             raise self.failing[service]
 
+    def prepare_image(self, spec) -> None:
+        """The image is always there."""
+
     def create(self, spec) -> str:
         self._do("create", spec.name)
         return f"{spec.name}-new"

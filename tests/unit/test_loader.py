@@ -90,11 +90,13 @@ def test_a_service_overrides_part_of_its_policy(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("body, expected", [
     ("    category: ai\n    imgae: x\n    image: x\n",
-     "a.yaml:5: services.s.imgae: unknown key; allowed keys: category, command, depends_on, "
-     "display_name, enabled, environment, healthcheck, image, init, port, ports, resources, "
-     "restart_policy, restart_with, stop_grace_period, volumes"),
+     "a.yaml:5: services.s.imgae: unknown key; allowed keys: build, cap_drop, category, "
+     "command, depends_on, deploy, display_name, enabled, entrypoint, env_file, environment, "
+     "extra_hosts, gpus, healthcheck, hostname, image, init, labels, logging, networks, port, "
+     "ports, read_only, resources, restart_policy, restart_with, security_opt, shm_size, "
+     "stop_grace_period, stop_signal, tmpfs, ulimits, user, volumes, working_dir"),
     ("    category: ai\n",
-     "a.yaml:3: services.s.image: required key is missing"),
+     "a.yaml:3: services.s.image: give image: (a tag to run or to give a build) or build:"),
     ("    category: gpu\n    image: x\n",
      "a.yaml:4: services.s.category: must be one of: infrastructure, ai, monitoring"),
     ("    category: ai\n    image: x\n    ports: [\"80\"]\n",
@@ -115,7 +117,12 @@ def test_a_service_overrides_part_of_its_policy(tmp_path: Path) -> None:
      "a.yaml:6: services.s.environment: value of 'A' must be a string, number or boolean"),
     ("    category: ai\n    image: x\n    volumes: [\"data\"]\n",
      "a.yaml:6: services.s.volumes[0]: 'data' is not a volume; use \"SOURCE:/container/path\" "
-     "with an optional \":ro\", where SOURCE is a path (./config, /srv/data) or a volume name"),
+     "with optional \":ro\", \":z\" or \":ro,z\", where SOURCE is a path (./config, /srv/data) "
+     "or a volume name"),
+    ("    category: ai\n    image: x\n    volumes: [\"./a:/b:ro,rw\"]\n",
+     "a.yaml:6: services.s.volumes[0]: './a:/b:ro,rw' is not a volume; use "
+     "\"SOURCE:/container/path\" with optional \":ro\", \":z\" or \":ro,z\", where SOURCE is a "
+     "path (./config, /srv/data) or a volume name"),
 ])
 def test_each_validation_error_names_file_line_and_field(tmp_path: Path, body: str,
                                                         expected: str) -> None:
@@ -130,7 +137,7 @@ def test_each_validation_error_names_file_line_and_field(tmp_path: Path, body: s
     ("services:\n  s: [1, 2]\n",
      "a.yaml:2: services.s: a service must be a mapping of keys such as image, category"),
     ("servics: {}\n",
-     "a.yaml:1: servics: unknown key; allowed keys: prune, services"),
+     "a.yaml:1: servics: unknown key; allowed keys: networks, prune, services"),
     ("- a\n- b\n", "a.yaml:1: a desired-state file must be a mapping with a 'services:' key"),
     ("services:\n  s:\n    category: ai\n    category: ai\n",
      "a.yaml:4: duplicate key 'category' (first at line 3)"),
@@ -180,7 +187,8 @@ def test_dependency_cycle_is_reported_with_its_path(tmp_path: Path) -> None:
 def test_every_error_of_every_file_is_reported_at_once(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", "services:\n  a:\n    category: ai\n")
     write(tmp_path, "b.yaml", "services:\n  b:\n    image: x\n")
-    assert errors_of(tmp_path) == ["a.yaml:2: services.a.image: required key is missing",
+    assert errors_of(tmp_path) == ["a.yaml:2: services.a.image: give image: (a tag to run or "
+                                   "to give a build) or build:",
                                    "b.yaml:2: services.b.category: required key is missing"]
 
 
