@@ -23,3 +23,8 @@ class EngineUnavailable(TransientError):
 
 class ActionFailed(TransientError):
     """One Docker operation on one service failed; the others go on."""
+
+
+class ConfigurationError(ActionFailed):
+    """An operation failed because of the host's setup or the spec (no GPU runtime), not
+    the service: retried with backoff like any failed action, never counted as a crash."""
