@@ -217,7 +217,7 @@ def _apply_local(request: dict) -> dict:
 def import_compose_command(compose_file: Path, output: Path | None,
                            category: str | None) -> None:
     """Write desired-state YAML for the services of a docker-compose file."""
-    from app.compose_import import ComposeError, import_compose
+    from app.desired_state.compose import ComposeError, import_compose
     from app.desired_state import DesiredStateError, load_directory
 
     target = output or Path(f"{compose_file.resolve().parent.name or 'compose'}.steward.yaml")

@@ -1,7 +1,8 @@
 """What to keep out of sight when Steward shows a spec: values of secret-looking names,
-passwords inside URLs, and secret-looking command-line options.
+passwords inside URLs and connection strings, and secret-looking command-line options.
 
-Used wherever Steward shows a spec (the service page, plan diffs), never where it runs one.
+Used wherever Steward shows a spec or a value from one (the service page, plan diffs,
+container labels, log lines, the followed remote), never where it runs one.
 """
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import hashlib
 import re
 from typing import Iterable
 
-SECRET_NAME = re.compile(r"pass|pwd|secret|token|key|credential|private|auth|cert|dsn",
+SECRET_NAME = re.compile(r"pass|pwd|secret|token|key|cred|login|private|auth|cert|dsn",
                          re.IGNORECASE)
 MASK = "********"
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/@\s:]*:)[^/@\s]*(?=@)",
                            re.IGNORECASE)
 _URL_USER_ONLY = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://)[^/@\s:]+(?=@)", re.IGNORECASE)
-_OPTION_NAME = r"--?[\w.-]*(?:pass|pwd|secret|token|key|auth)[\w.-]*"
+#: `Password=x;`, `pwd=x` in ADO/ODBC/libpq connection strings and URL queries.
+_KEYWORD_PASSWORD = re.compile(r"(?P<head>(?<![a-z0-9])(?:password|passwd|pwd)\s*=\s*)"
+                               r"(?P<value>\"[^\"]*\"|'[^']*'|\{[^}]*\}|[^;&,\s]+)",
+                               re.IGNORECASE)
+_OPTION_NAME = r"--?[\w.-]*(?:pass|pwd|secret|token|key|cred|auth)[\w.-]*"
 _OPTION = re.compile(rf"^(?P<head>{_OPTION_NAME}=).+$", re.IGNORECASE)
 _BARE_OPTION = re.compile(rf"^{_OPTION_NAME}$", re.IGNORECASE)
 _OPTION_IN_TEXT = re.compile(rf"(?P<head>(?<![\w-]){_OPTION_NAME}[= ])(?P<value>[^\s'\"]+)",
@@ -34,9 +39,11 @@ def shown(name: str, value: str) -> str:
 
 
 def without_credentials(text: str) -> str:
-    """`postgres://u:pw@db/x` -> `postgres://u:********@db/x`; `https://key@host` likewise."""
+    """`postgres://u:pw@db/x` -> `postgres://u:********@db/x`; `https://key@host` likewise;
+    `Server=db;Password=pw;` -> `Server=db;Password=********;`."""
     text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
-    return _URL_USER_ONLY.sub(lambda m: m.group("head") + MASK, text)
+    text = _URL_USER_ONLY.sub(lambda m: m.group("head") + MASK, text)
+    return _KEYWORD_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
 
 
 def shown_argument(argument: str) -> str:

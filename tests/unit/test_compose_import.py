@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.compose_import import ComposeError, import_compose
+from app.desired_state.compose import ComposeError, import_compose
 from app.desired_state import load_directory
 from tests.conftest import ROOT
 
