@@ -8,6 +8,8 @@ last good state stays in force.
 `GitFollower` (optional, `STEWARD_GIT_URL`) keeps Steward's own clone of a remote branch up
 to date: fetch, then fast-forward only. A failed fetch, or a branch whose history no longer
 contains what Steward runs, is reported and never forced; Steward stays where it was.
+The remote's URL may hold a token (`https://user:TOKEN@host/...`): every result and log
+line shows it through `without_credentials`.
 """
 from __future__ import annotations
 
@@ -100,8 +102,8 @@ class GitFollower:
                 f"refs/heads/{self.branch}", timeout=120)
         except subprocess.CalledProcessError as err:
             return SyncResult(False, self._head(), f"git failed: {_stderr(err)}")
-        except (OSError, subprocess.SubprocessError) as err:
-            return SyncResult(False, self._head(), f"git failed: {err}")
+        except (OSError, subprocess.SubprocessError) as err:  # a timeout names the URL
+            return SyncResult(False, self._head(), f"git failed: {without_credentials(str(err))}")
         return self._fast_forward()
 
     def _fast_forward(self) -> SyncResult:
@@ -135,8 +137,10 @@ class GitFollower:
         while not self._stopped.is_set():
             try:
                 self.on_result(self.sync())
-            except Exception:  # noqa: BLE001 - keep following whatever one sync hit
-                log.exception("following %s failed; trying again", self.url)
+            except Exception as err:  # noqa: BLE001 - keep following whatever one sync hit
+                # No traceback: git's errors carry the URL, and with it any token in it.
+                log.error("following %s failed; trying again: %s", self.shown_url,
+                          without_credentials(f"{type(err).__name__}: {err}"))
             self._stopped.wait(self.interval)
 
     def stop(self) -> None:
