@@ -30,13 +30,16 @@ def main() -> None:
 @click.option("--port", type=int, default=None, help="Port (default STEWARD_PORT, 8000).")
 def serve(host: str | None, port: int | None) -> None:
     """Migrate the database, start reconciling and serve the API (waitress)."""
-    from waitress import serve as waitress_serve
-
     from app import MAX_BODY_BYTES, create_app
+    from app.serving import serve as serve_app
+    from app.store.db import StoreUnavailable
 
-    app = create_app()
-    steward = app.extensions["steward"]
-    steward.store.upgrade()
+    try:
+        app = create_app()
+        steward = app.extensions["steward"]
+        steward.store.upgrade()
+    except StoreUnavailable as err:  # one line with the cause and the fix, no traceback
+        raise click.ClickException(str(err)) from None
     steward.start_background()
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
@@ -48,6 +51,7 @@ def serve(host: str | None, port: int | None) -> None:
             host = "127.0.0.1"
         click.echo("No API tokens configured: anyone who can reach 127.0.0.1 can act; "
                    "listening on 127.0.0.1 only.")
+    app.config["HOST"] = host  # the Host check also allows the address bound
 
     def stop(*_: Any) -> None:
         steward.end_streams()  # first, so waitress's threads are free when it stops
@@ -58,8 +62,8 @@ def serve(host: str | None, port: int | None) -> None:
     click.echo(f"Steward serving on http://{host}:{port} (status page at /, API docs at "
                "/api/docs)")
     try:
-        waitress_serve(app, host=host, port=port, threads=app.config["THREADS"],
-                       ident="steward", max_request_body_size=MAX_BODY_BYTES)
+        serve_app(app, host=host, port=port, threads=app.config["THREADS"],
+                  max_body=MAX_BODY_BYTES)
     except OSError as err:
         raise click.ClickException(f"cannot listen on {host}:{port}: {err.strerror or err}; "
                                    "choose another with --port or STEWARD_PORT") from None
