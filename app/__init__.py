@@ -1,15 +1,15 @@
 """Steward: keeps Docker services the way a reviewed git repository says, and heals them."""
 from __future__ import annotations
 
-import logging
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from app.access import check_access, refuse_large_bodies
+from app.access import check_access
 from app.api import BLUEPRINTS
 from app.auth import TokenConfigError, load_tokens
 from app.api.ops.routes import registry_for
@@ -19,6 +19,11 @@ from app.desired_state.follow import FileWatcher, GitFollower
 from app.engine.docker_engine import DockerEngine
 from app.notify import Notifier
 from app.extensions import Api
+from app.guard import check_body, check_host
+from app.headers import add_security_headers
+from app.logs import configure_logging
+from app.ratelimit import RefusalLimiter, count_refusal, refuse_limited_client
+from app.retention import EventPruner
 from app.health.monitor import HealthMonitor
 from app.reconcile.reconciler import Reconciler, utcnow
 from app.reconcile.scheduler import ReconcileScheduler
@@ -33,6 +38,8 @@ from app.web.fleet import Fleet, pending_lines, read_fleet
 DOCS_ASSETS = "/api/docs/assets/"
 #: No request body Steward accepts is anywhere near this; larger ones get 413.
 MAX_BODY_BYTES = 64 * 1024
+#: A page session ends this long after sign-in, however busy it is.
+SESSION_LIFETIME = timedelta(hours=8)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -60,9 +67,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(SECRET_KEY=app.config["SECRET_KEY"] or _secret_key(app),
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
-                      PERMANENT_SESSION_LIFETIME=8 * 3600)
+                      PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+                      SESSION_REFRESH_EACH_REQUEST=False)  # the lifetime counts from sign-in
     app.json.sort_keys = False  # keep the contract's field order
-    _configure_logging(app.config["LOG_LEVEL"])
+    configure_logging(app.config["LOG_LEVEL"])
     steward = _build_steward(app.config)
     steward.metrics = registry_for(steward.store)
     steward.service_list = ServiceListCache(steward.store)
@@ -81,16 +89,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _add_status_page(app: Flask, steward: Steward) -> None:
-    app.before_request(refuse_large_bodies)
-    app.before_request(web_routes.refuse_cross_site)
-    app.before_request(check_access)
+    app.extensions["steward_refusals"] = RefusalLimiter(app.config["REFUSALS_PER_MINUTE"])
+    for check in (refuse_limited_client, check_host, check_body, web_routes.refuse_cross_site,
+                  check_access):  # in this order, before any route
+        app.before_request(check)
+    app.after_request(count_refusal)
+    app.after_request(add_security_headers)
     app.register_blueprint(web_routes.bp)
     for name in ("duration", "when", "iso", "category"):
         app.add_template_filter(getattr(web_format, name), name)
 
     def read() -> Fleet:
         with steward.store.reader() as session:
-            return read_fleet(session, utcnow(), pending_lines(steward))
+            return read_fleet(session, utcnow(), pending_lines(steward), steward.store.problem)
 
     steward.feed = FleetFeed(app, read, max_streams=app.config["MAX_STREAMS"])
     app.extensions["steward_feed"] = steward.feed
@@ -121,14 +132,12 @@ def _build_steward(config: Mapping[str, Any]) -> Steward:
     scheduler = ReconcileScheduler(reconciler, interval=config["RECONCILE_INTERVAL"])
     urls = [u.strip() for u in config["WEBHOOK_URLS"].split(",") if u.strip()]
     notifier = Notifier(store, urls, instance=config["INSTANCE"], clock=utcnow,
-                        backoff=config["WEBHOOK_BACKOFF"]) if urls else None
+                        backoff=config["WEBHOOK_BACKOFF"],
+                        secret=config["WEBHOOK_SECRET"]) if urls else None
+    pruner = EventPruner(store, retention_days=config["EVENT_RETENTION_DAYS"],
+                         max_rows=config["EVENT_MAX_ROWS"], session_lifetime=SESSION_LIFETIME,
+                         clock=utcnow)
     return Steward(store=store, reconciler=reconciler, scheduler=scheduler, health=health,
                    watcher=EventWatcher(engine),
                    files=FileWatcher(desired_dir, lambda: None, config["WATCH_INTERVAL"]),
-                   follower=follower, notifier=notifier)
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+                   follower=follower, notifier=notifier, pruner=pruner)

@@ -49,6 +49,11 @@ SETTINGS: dict[str, tuple[str, Any, type]] = {
     "GIT_POLL": ("STEWARD_GIT_POLL", 30.0, float),
     "GIT_CHECKOUT": ("STEWARD_GIT_CHECKOUT", str(ROOT / "instance" / "desired-repo"), str),
     "LOG_LEVEL": ("STEWARD_LOG_LEVEL", "INFO", str),
+    "ALLOWED_HOSTS": ("STEWARD_ALLOWED_HOSTS", "", str),
+    "WEBHOOK_SECRET": ("STEWARD_WEBHOOK_SECRET", "", str),
+    "EVENT_RETENTION_DAYS": ("STEWARD_EVENT_RETENTION_DAYS", 30.0, float),
+    "EVENT_MAX_ROWS": ("STEWARD_EVENT_MAX_ROWS", 100_000, int),
+    "REFUSALS_PER_MINUTE": ("STEWARD_REFUSALS_PER_MINUTE", 60, int),
 }
 
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from http import HTTPStatus
 from typing import Any
 
 import flask_smorest
 import marshmallow as ma
 from werkzeug.exceptions import HTTPException
+
+from app.store.db import STORE_FAILURES, classify
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,19 @@ class ErrorSchema(Schema):
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
 
+    def init_app(self, app: Any, *args: Any, **kwargs: Any) -> None:
+        super().init_app(app, *args, **kwargs)
+        for failure in STORE_FAILURES:
+            app.register_error_handler(failure, self.handle_store_failure)
+
+    def handle_store_failure(self, error: Exception) -> tuple[dict, int]:
+        """The database failing (read-only, full, gone) is an outage to report, not a bug:
+        503 with what is wrong, for the API and the page's actions alike."""
+        problem = classify(error)
+        log.error("the database refused a request: %s", problem)
+        return error_payload(503, f"Steward's database cannot take this now ({problem}); "
+                                  "see /readyz, and try again once it is fixed"), 503
+
     def handle_http_exception(self, error: HTTPException) -> tuple[dict, int, dict]:
         """flask-smorest's JSON error, plus `detail` (never a stack trace, never HTML)."""
         if error.code == 500:
@@ -66,6 +82,13 @@ class Api(flask_smorest.Api):
             payload["detail"] = payload.get("message") or _default_detail(error)
         payload.setdefault("message", payload["detail"])
         return payload, code, headers
+
+
+def error_payload(code: int, detail: str) -> dict:
+    """The JSON body of every error Steward answers outside flask-smorest's own handling
+    (refusals before a route runs, waitress's errors): the same fields as ErrorSchema."""
+    return {"code": code, "status": HTTPStatus(code).phrase, "message": detail,
+            "detail": detail}
 
 
 def _default_detail(error: HTTPException) -> str:

@@ -25,6 +25,8 @@ LOAD_ERRORS = Counter("steward_desired_state_load_errors",
 FAILURES = Counter("steward_service_failures", "Failures healed or given up on (restarts "
                    "that count, flapping, disables at the limit) since Steward started",
                    ["service"], registry=None)
+STORE_ERRORS = Counter("steward_store_errors", "Database operations that failed, by kind "
+                       "(read-only, full, unreachable, error)", ["kind"], registry=None)
 
 PROCESS_METRICS = (PASS_DURATION, PASSES, LAST_SUCCESS, PROBE_DURATION, DOCKER_ERRORS,
-                    LOAD_ERRORS, FAILURES)
+                    LOAD_ERRORS, FAILURES, STORE_ERRORS)

@@ -7,10 +7,17 @@ however fast healing was) and at the statuses (unhealthy while waiting, running 
 trouble), and queues one message per change. Each URL has its own sender and bounded
 queue: it posts with exponential backoff and records every delivery and attempt in the
 store. Deliveries still pending when Steward stops are sent again when it starts.
+
+With `STEWARD_WEBHOOK_SECRET` set, every post carries `X-Steward-Signature-256: sha256=<hex>`,
+the HMAC-SHA256 of the exact body bytes under that secret (GitHub's scheme), so a receiver
+can tell Steward's messages from forged ones. Redirects are never followed: a receiver
+that answers 3xx has not taken the message, and Steward will not post it elsewhere.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import logging
 import queue
 import threading
@@ -33,6 +40,7 @@ log = logging.getLogger(__name__)
 
 ATTEMPTS = 6
 QUEUE_SIZE = 1000
+SIGNATURE_HEADER = "X-Steward-Signature-256"
 
 
 @dataclass(frozen=True)
@@ -98,9 +106,10 @@ def shown_url(url: str) -> str:
 
 class Notifier:
     def __init__(self, store: Store, urls: list[str], *, instance: str,
-                 clock: Callable[[], datetime], backoff: float = 1.0) -> None:
+                 clock: Callable[[], datetime], backoff: float = 1.0, secret: str = "") -> None:
         self.store = store
         self.urls = urls
+        self.secret = secret
         self.instance = instance
         self.clock = clock
         self.backoff = backoff
@@ -180,7 +189,7 @@ class Notifier:
         """Post until the receiver answers 2xx, waiting backoff * 2^n between attempts.
         A stop during the wait leaves the delivery pending, for the next start."""
         for attempt in range(1, ATTEMPTS + 1):
-            error = _post(url, payload)
+            error = post(url, payload, self.secret)
             with self.store.session() as session:
                 note_attempt(session, delivery, error, self.clock())
             if error is None:
@@ -200,15 +209,26 @@ class Notifier:
             thread.join(timeout=5)
 
 
-def _post(url: str, payload: dict) -> str | None:
+def signature(body: bytes, secret: str) -> str:
+    """The value of `X-Steward-Signature-256` for `body`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def post(url: str, payload: dict, secret: str = "") -> str | None:
     """None when the receiver took it, else why not (without the URL's path or query)."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {"User-Agent": "steward-webhook", "Content-Type": "application/json"}
+    if secret:
+        headers[SIGNATURE_HEADER] = signature(body, secret)
     try:
-        answer = requests.post(url, json=payload, timeout=5,
-                               headers={"User-Agent": "steward-webhook"})
+        answer = requests.post(url, data=body, timeout=5, headers=headers,
+                               allow_redirects=False)
     except requests.Timeout:
         return "no answer within 5s"
     except requests.RequestException as err:
         return f"{type(err).__name__}: could not reach {shown_url(url)}"
     if 200 <= answer.status_code < 300:
         return None
+    if 300 <= answer.status_code < 400:
+        return f"HTTP {answer.status_code}: a redirect, not followed"
     return f"HTTP {answer.status_code}"

@@ -1,5 +1,5 @@
 """The running parts of one Steward (store, reconciler, scheduler, health monitor, event
-watcher, file watcher and git follower, the page's live feed), kept on the app.
+watcher, file watcher and git follower, event pruner, the page's live feed), kept on the app.
 
 Views reach them through `current_steward()`; the background threads start only when
 serving, so tests and CLI commands get the same app without a background thread.
@@ -18,6 +18,7 @@ from app.notify import Notifier
 from app.reconcile.reconciler import Reconciler, utcnow
 from app.reconcile.scheduler import ReconcileScheduler
 from app.reconcile.watcher import EventWatcher
+from app.retention import EventPruner
 from app.store.db import Store
 from app.store.source import record_sync
 from app.web.feed import FleetFeed
@@ -35,6 +36,8 @@ class Steward:
     files: FileWatcher
     follower: GitFollower | None = None
     notifier: Notifier | None = None
+    #: Prunes the event log every hour (`app/retention.py`).
+    pruner: EventPruner | None = None
     #: The status page's live feed; set by the app factory (`app/web/feed.py`).
     feed: FleetFeed | None = None
     #: The Prometheus registry `/metrics` serves; set by the app factory.
@@ -65,6 +68,8 @@ class Steward:
             self.notifier.start()
         self.health.start()
         self.watcher.start()
+        if self.pruner is not None:
+            self.pruner.start()
         if self.feed is not None:
             self.feed.start()
 
@@ -95,6 +100,8 @@ class Steward:
             self.notifier.stop()
         if self.follower is not None:
             self.follower.stop()
+        if self.pruner is not None:
+            self.pruner.shutdown()
         self.files.stop()
         self.watcher.stop()
         self.health.stop()

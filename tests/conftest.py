@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from flask import Flask
@@ -51,3 +51,25 @@ def steward(app: Flask) -> Steward:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, desired_dir: Path, instance: str
+             ) -> Iterator[Callable[..., Flask]]:
+    """Apps on the test database with extra settings (tokens, limits), migrated and with the
+    desired state loaded; each is shut down after the test."""
+    made: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+                          "DESIRED_STATE_DIR": str(desired_dir), "INSTANCE": instance,
+                          "SECRET_KEY": "test-key", **settings})
+        made.append(app)
+        steward: Steward = app.extensions["steward"]
+        steward.store.upgrade()
+        steward.reconciler.load_desired()
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["steward"].shutdown()

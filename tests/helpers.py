@@ -2,11 +2,23 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import textwrap
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from docker.models.containers import Container
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from app.desired_state.spec import CATEGORY_RESTART_DEFAULTS, DesiredState, ServiceSpec
+from app.engine.observed import ObservedContainer
+from app.reconcile.plan import plan
+from app.reconcile.views import RuntimeView
+from app.store.db import Store
 
 
 def write_state(directory: Path, text: str, name: str = "services.yaml") -> Path:
@@ -28,3 +40,57 @@ def kill_main_process(container: Container) -> None:
     if container.status != "running" or pid <= 0:
         raise RuntimeError(f"{container.name} is {container.status} (pid {pid}); not killing")
     os.kill(pid, signal.SIGKILL)
+
+
+def page_csrf(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token a page of Steward's carries in its forms."""
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def sign_in(client: FlaskClient, token: str) -> str:
+    """Sign the page in with `token`; return the session's CSRF token."""
+    answer = client.post("/login", data={"csrf_token": page_csrf(client), "token": token,
+                                         "next": "/"})
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    return page_csrf(client, "/")
+
+
+def make_read_only(store: Store) -> Callable[[], None]:
+    """Make the store's SQLite database refuse writes, as a read-only file does (the tests
+    run as root, for whom file modes change nothing); return the undo."""
+    def query_only(connection: object, record: object) -> None:
+        connection.execute("PRAGMA query_only=ON")
+
+    event.listen(store.engine, "connect", query_only)
+    store.engine.dispose()
+
+    def undo() -> None:
+        event.remove(store.engine, "connect", query_only)
+        store.engine.dispose()
+    return undo
+
+
+# -- plan builders: specs, containers and rendered plans without Docker ---------------------
+
+NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def spec(name: str = "web", category: str = "ai", **changes: object) -> ServiceSpec:
+    base = ServiceSpec(name=name, display_name=name, category=category, image="img:1",
+                       restart=CATEGORY_RESTART_DEFAULTS[category])
+    return replace(base, **changes)
+
+
+def container(of: ServiceSpec, state: str = "running", **changes: object) -> ObservedContainer:
+    base = ObservedContainer(id=f"{of.name}-c1", name=f"steward-{of.name}", service=of.name,
+                             spec_hash=of.spec_hash, field_hashes=of.field_hashes(),
+                             state=state, image=of.image)
+    return replace(base, **changes)
+
+
+def render(services: list[ServiceSpec], observed: list[ObservedContainer],
+           runtime: dict[str, RuntimeView] | None = None, *, prune: bool = False,
+           now: datetime = NOW) -> str:
+    desired = DesiredState(services={s.name: s for s in services}, prune=prune)
+    return plan(desired, observed, runtime or {}, now, stable_period=60).render()

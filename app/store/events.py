@@ -1,10 +1,13 @@
-"""The append-only event log: one row per thing that happened to a service, with its reason."""
+"""The event log: one row per thing that happened to a service, with its reason.
+
+Append-only but for retention (`app/retention.py`), which prunes old rows and caps the count.
+"""
 from __future__ import annotations
 
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, delete, func, not_, select
 from sqlalchemy.orm import Session
 
 from app.store.models import Event
@@ -37,3 +40,27 @@ def recent_events(session: Session, *, service: str | None = None,
     if kind is not None:
         query = query.where(Event.kind == kind)
     return list(session.scalars(query))
+
+
+#: The event that ends every page session of a token name (`app/access.py`).
+SIGNED_OUT = "signed-out"
+
+
+def sign_out_generation(session: Session, actor: str) -> int:
+    """The id of `actor`'s newest sign-out, 0 if none: a page session is valid only while
+    this is what it was when the session signed in."""
+    return session.scalar(select(func.max(Event.id)).where(
+        Event.kind == SIGNED_OUT, Event.actor == actor)) or 0
+
+
+def prune_events(session: Session, *, before: datetime, max_rows: int,
+                 keep_sign_outs_since: datetime) -> int:
+    """Delete events older than `before`, then all but the newest `max_rows`; return how
+    many. Sign-outs younger than a session's lifetime stay: they revoke live sessions."""
+    kept = and_(Event.kind == SIGNED_OUT, Event.at >= keep_sign_outs_since)
+    deleted = session.execute(delete(Event).where(Event.at < before, not_(kept))).rowcount
+    cutoff = session.scalar(select(Event.id).order_by(Event.id.desc()).offset(max_rows)
+                            .limit(1))
+    if cutoff is not None:
+        deleted += session.execute(delete(Event).where(Event.id <= cutoff, not_(kept))).rowcount
+    return deleted

@@ -17,13 +17,14 @@ from app.pending import NotObserved, pending_plan
 
 if TYPE_CHECKING:
     from app.steward import Steward
+from app.store.db import StoreProblem
 from app.store.runtime import engine_status
 from app.store.sync import last_load
 
 
 @dataclass(frozen=True)
 class Banner:
-    kind: str  # engine, desired-state, failure-limit
+    kind: str  # store, engine, desired-state, failure-limit
     title: str
     lines: tuple[str, ...] = ()
 
@@ -44,11 +45,18 @@ class Fleet:
         return [(c, [s for s in self.services if s.category == c]) for c in CATEGORIES]
 
 
-def read_fleet(session: Session, now: datetime, pending: tuple[str, ...] = ()) -> Fleet:
+def read_fleet(session: Session, now: datetime, pending: tuple[str, ...] = (),
+               store_problem: StoreProblem | None = None) -> Fleet:
+    """`store_problem`: the database's last failure (`Store.problem`), shown first."""
     services = list_services(session, now)
     good, newest = last_load(session, ok=True), last_load(session)
+    store = [Banner("store", "Steward's database is failing; actions and healing records "
+                             "cannot be saved", (str(store_problem),
+                                                 "See /readyz; Steward retries on its own "
+                                                 "once the database takes writes again."))
+             ] if store_problem else []
     return Fleet(services=tuple(services), summary=by_category(services),
-                 banners=tuple(_banners(session, services, good, newest)),
+                 banners=tuple(store + _banners(session, services, good, newest)),
                  state_digest=good.digest if good else None,
                  state_loaded_at=good.at if good else None,
                  state_revision=good.revision if good else None,

@@ -7,16 +7,19 @@ timeout. Actions go through `app.operations.perform`, the same path as the API.
 from __future__ import annotations
 
 import json
+import re
 from typing import Iterator
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint, Response, current_app, flash, g, redirect, render_template, request, session,
+    Blueprint, Response, current_app, flash, g, redirect, render_template, request,
 )
 
 from app import operations
-from app.access import SESSION_KEY, current_actor, origin, tokens
+from app.access import current_actor, origin, sign_in, sign_out, tokens
+from app.desired_state.schema import NAME_PATTERN
 from app.errors import ActionFailed, EngineUnavailable
+from app.extensions import error_payload
 from app.steward import current_steward, utcnow
 from app.store.events import recent_events
 from app.store.models import RuntimeState, ServiceRecord
@@ -44,8 +47,7 @@ def refuse_cross_site() -> Response | tuple | None:
     if not csrf.is_cross_site():
         return None
     if request.path.startswith("/api/"):
-        return {"code": 403, "status": "Forbidden", "message": csrf.REFUSED,
-                "detail": csrf.REFUSED}, 403
+        return error_payload(403, csrf.REFUSED), 403
     return _error_page(403, csrf.REFUSED)
 
 
@@ -61,7 +63,7 @@ def index() -> str:
     position = feed().position()  # before the read: a change in between is sent again
     steward = current_steward()
     with steward.store.reader() as session:
-        fleet = read_fleet(session, utcnow(), pending_lines(steward))
+        fleet = read_fleet(session, utcnow(), pending_lines(steward), steward.store.problem)
     return render_template("index.html", fleet=fleet, version=position)
 
 
@@ -72,7 +74,7 @@ def login_form() -> str:
 
 @bp.post("/login")
 def login() -> Response | tuple:
-    """Trade a token for a signed session cookie (HttpOnly, SameSite=Lax)."""
+    """Trade a token for a signed session cookie (HttpOnly, SameSite=Lax, 8 hours)."""
     if not csrf.is_valid():
         return _error_page(400, "This form expired (CSRF check failed). Reload and try again.")
     identity = tokens().identify(request.form.get("token", ""))
@@ -80,19 +82,16 @@ def login() -> Response | tuple:
     if identity is None:
         return render_template("login.html", next=target,
                                error="That token is not valid."), 401
-    session.clear()
-    session.permanent = True  # PERMANENT_SESSION_LIFETIME: signed-in for 8 hours at most
-    session[SESSION_KEY] = {"name": identity.name, "role": identity.role,
-                            "proof": tokens().seal(identity, current_app.secret_key.encode())}
-    session[csrf.FIELD] = csrf.new_token()
+    sign_in(identity)
     return redirect(target, code=303)
 
 
 @bp.post("/logout")
 def logout() -> Response | tuple:
+    """End the session server-side: the cookie, if kept, no longer signs anyone in."""
     if not csrf.is_valid():
         return _error_page(400, "This form expired (CSRF check failed). Reload and try again.")
-    session.clear()
+    sign_out()
     return redirect("/login" if tokens().enabled else "/", code=303)
 
 
@@ -118,7 +117,7 @@ def service_page(name: str) -> str | tuple[str, int]:
         record = session.get(ServiceRecord, name)
         runtime = session.get(RuntimeState, name)
         events = recent_events(session, service=name, limit=50)
-        fleet = read_fleet(session, utcnow(), pending_lines(steward))
+        fleet = read_fleet(session, utcnow(), pending_lines(steward), steward.store.problem)
     return render_template("service.html", service=service, fleet=fleet, events=events,
                            spec_text=spec_yaml(record.spec), drift=runtime.drift or [],
                            logs=_log_tail(runtime.container_id), version=position)
@@ -139,6 +138,8 @@ def _log_tail(container_id: str | None) -> tuple[str | None, str | None]:
 
 @bp.post("/services/<name>/<action>")
 def act(name: str, action: str) -> Response | str | tuple:
+    if not re.fullmatch(NAME_PATTERN, name):  # never put it in a redirect or a header
+        return _reply(404, f"Service {name!r} not found", "")
     if action not in operations.ACTIONS:
         return _error_page(404, f"No action '{action}'; one of: "
                                 f"{', '.join(operations.ACTIONS)}")
@@ -183,7 +184,7 @@ def _error_page(code: int, message: str) -> tuple[str, int]:
 
 def _back(name: str) -> str:
     """Where to return after a form: the service page or the fleet, nowhere else."""
-    return f"/services/{name}" if request.form.get("next") == "service" else "/"
+    return f"/services/{name}" if name and request.form.get("next") == "service" else "/"
 
 
 @bp.get("/api/system/stream")
@@ -203,8 +204,7 @@ def stream() -> Response:
 
 
 def _unavailable(detail: str) -> Response:
-    return Response(json.dumps({"code": 503, "status": "Service Unavailable", "message": detail,
-                                "detail": detail}), 503, mimetype="application/json")
+    return Response(json.dumps(error_payload(503, detail)), 503, mimetype="application/json")
 
 
 def _events(live: FleetFeed, seen: int, lifetime: float, heartbeat: float) -> Iterator[str]:

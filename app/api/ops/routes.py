@@ -9,15 +9,13 @@ from flask import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from app import metrics
 from app.extensions import Blueprint, Schema, UTCTimestamp
 from app.overview import list_services
 from app.status import STATUSES
 from app.steward import current_steward, utcnow
-from app.store.db import Store
+from app.store.db import STORE_FAILURES, Store
 from app.store.runtime import engine_status
 from app.store.sync import last_load
 
@@ -38,7 +36,9 @@ class DockerSchema(Schema):
 
 class ReadySchema(Schema):
     ready = ma.fields.Boolean(required=True)
-    database = ma.fields.String(required=True, metadata={"description": "ok, or the error"})
+    database = ma.fields.String(required=True, metadata={
+        "description": "ok, or what is wrong: read-only, full, unreachable or error, then "
+                       "the database's own words"})
     scheduler = ma.fields.String(required=True, metadata={"description": "running or stopped"})
     docker = ma.fields.Nested(DockerSchema, required=True, metadata={
         "description": "Reported, not required: a Docker outage is not Steward's"})
@@ -57,19 +57,19 @@ def healthz() -> dict:
 @blp.response(200, ReadySchema)
 @blp.alt_response(503, schema=ReadySchema, description="Not ready: database or scheduler")
 def readyz() -> tuple[dict, int]:
-    """Readiness: the database answers and the reconcile job runs; Docker is reported"""
+    """Readiness: the database takes writes and the reconcile job runs; Docker is reported"""
     steward = current_steward()
     docker = {"reachable": None, "detail": None, "checked_at": None}
     try:
         with steward.store.reader() as session:
-            session.execute(text("SELECT 1"))
             status = engine_status(session)
             if status is not None:
                 docker = {"reachable": status.reachable, "detail": status.detail,
                           "checked_at": status.checked_at}
-        database = "ok"
-    except SQLAlchemyError as err:
-        database = f"unreachable: {str(err).splitlines()[0][:200]}"
+        problem = steward.store.check_writable()
+    except STORE_FAILURES:
+        problem = steward.store.problem
+    database = str(problem) if problem else "ok"
     scheduler = "running" if steward.scheduler.running else "stopped"
     ready = database == "ok" and scheduler == "running"
     return {"ready": ready, "database": database, "scheduler": scheduler,
