@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from app.desired_state.spec import CATEGORIES, RestartPolicy
+from app.desired_state.spec import CATEGORIES, RestartPolicy, describe_gpus
 from app.reconcile.policy import was_flapping
 from app.status import Status, derive_status
 from app.store.models import RuntimeState, ServiceRecord
@@ -49,6 +49,8 @@ class ServiceOverview:
     pause_reason: str | None
     observed_at: datetime | None
     source_file: str
+    gpus: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
 
 
 def overview_of(record: ServiceRecord | Row, runtime: RuntimeState | Row, now: datetime,
@@ -81,6 +83,8 @@ def overview_of(record: ServiceRecord | Row, runtime: RuntimeState | Row, now: d
         flapping=was_flapping(runtime.flapping_at, window, now),
         paused_until=paused_until, pause_reason=pause_reason,
         observed_at=runtime.observed_at, source_file=record.source_file,
+        gpus=tuple(describe_gpus(spec.get("gpus"))),
+        networks=tuple(n["name"] for n in spec.get("networks") or ()),
     )
 
 

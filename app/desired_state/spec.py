@@ -274,6 +274,11 @@ class ServiceSpec:
         return _rebuild(cls, data)
 
 
+def describe_gpus(stored: Any) -> list[str]:
+    """GPU requests as people read them (`nvidia gpu: all`), from a stored spec's `gpus`."""
+    return [_rebuild(DeviceRequest, raw).describe() for raw in stored or ()]
+
+
 def _rebuild(cls: type, data: Mapping[str, Any]) -> Any:
     """A dataclass from the dict `asdict` made of it, tuples and nested dataclasses restored
     from the field types: one rule for every field, so a new field needs no code here."""

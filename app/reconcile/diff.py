@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from app.desired_state import secrets
+from app.desired_state.spec import describe_gpus
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ def spec_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any],
         elif field == "files":
             changes += _mapping_changes("files", before, after, secret_names=False,
                                         describe=lambda digest: f"content {digest[:12]}")
-        elif field in ("ports", "volumes"):
+        elif field in ("labels", "extra_hosts"):
+            changes += _mapping_changes(field, before, after, secret_names=False)
+        elif field in _ITEMS:
             changes += _list_changes(field, before, after)
         else:
             was, now = _show(field, before), _show(field, after)
@@ -62,8 +65,15 @@ def _show(field: str, value: Any) -> str | None:
         return "(unknown)"
     if value in (None, (), []):
         return None
-    if field == "command":
+    if field in ("command", "entrypoint"):
         return _command(value)
+    if field == "build":
+        target = f", target {value['target']}" if value.get("target") else ""
+        return f"{value['context']} ({value['dockerfile']}{target}, content " \
+               f"{value['content'][:12]})"
+    if field == "logging":
+        options = " ".join(f"{k}={v}" for k, v in value.get("options") or ())
+        return f"{value['driver']} {options}".strip()
     if field == "healthcheck":
         return (f"{_command(value.get('command') or ())} "
                 f"every {value.get('interval'):g}s, timeout {value.get('timeout'):g}s, "
@@ -116,9 +126,36 @@ def _list_changes(field: str, before: Any, after: Any) -> list[Change]:
         [Change(field, item, None) for item in old if item not in new]
 
 
-def _item(field: str, value: Mapping[str, Any]) -> str:
-    if field == "ports":
-        return f"{value['host_ip']}:{value['host_port']}->{value['container_port']}/" \
-               f"{value['protocol']}"
-    mode = ":ro" if value.get("read_only") else ""
-    return f"{value['source']}:{value['target']}{mode}"
+def _item(field: str, value: Any) -> str:
+    return _ITEMS[field](value)
+
+
+def _port(value: Mapping[str, Any]) -> str:
+    return f"{value['host_ip']}:{value['host_port']}->{value['container_port']}/" \
+           f"{value['protocol']}"
+
+
+def _volume(value: Mapping[str, Any]) -> str:
+    mode = ",".join(o for o in ("ro" if value.get("read_only") else "", value.get("relabel"))
+                    if o)
+    return f"{value['source']}:{value['target']}{':' + mode if mode else ''}"
+
+
+def _network(value: Mapping[str, Any]) -> str:
+    aliases = value.get("aliases") or ()
+    extra = " (external)" if value.get("external") else ""
+    return value["name"] + extra + (f" aliases {', '.join(aliases)}" if aliases else "")
+
+
+def _gpu(value: Mapping[str, Any]) -> str:
+    return describe_gpus([value])[0]
+
+
+def _ulimit(value: Mapping[str, Any]) -> str:
+    return f"{value['name']}={value['soft']}:{value['hard']}"
+
+
+_ITEMS: Mapping[str, Any] = {
+    "ports": _port, "volumes": _volume, "networks": _network, "gpus": _gpu,
+    "ulimits": _ulimit, "tmpfs": str, "cap_drop": str, "security_opt": str,
+}

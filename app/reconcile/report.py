@@ -18,10 +18,12 @@ from app.reconcile.plan import primary_containers
 _SYMBOLS = {Kind.CREATE: "+", Kind.RECREATE: "~", Kind.START: ">", Kind.RESTART: ">",
             Kind.STOP: "|", Kind.REMOVE_DUPLICATE: "-", Kind.REMOVE_ORPHAN: "-",
             Kind.DISABLE: "!", Kind.FLAPPING: "!", Kind.RESET_FAILURES: " ",
-            Kind.REPORT_ORPHAN: "?", Kind.WAIT: " "}
+            Kind.REPORT_ORPHAN: "?", Kind.WAIT: " ", Kind.CREATE_NETWORK: "+",
+            Kind.REMOVE_NETWORK: "-"}
 _GROUPS = {Kind.CREATE: "create", Kind.RECREATE: "recreate", Kind.START: "start",
            Kind.RESTART: "restart", Kind.STOP: "stop", Kind.REMOVE_DUPLICATE: "remove",
-           Kind.REMOVE_ORPHAN: "remove", Kind.DISABLE: "disable"}
+           Kind.REMOVE_ORPHAN: "remove", Kind.DISABLE: "disable",
+           Kind.CREATE_NETWORK: "create", Kind.REMOVE_NETWORK: "remove"}
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ def _step(action: Action, desired: DesiredState,
     if action.kind is Kind.RECREATE and container is not None:
         spec = desired.services[action.service]
         changes = tuple(spec_changes(container.applied, spec.label_fields(), action.drift))
-    return Step(action.service, _GROUPS.get(action.kind, action.kind.value), action.describe()
+    elif action.kind is Kind.CREATE:
+        changes = tuple(spec_changes({}, desired.services[action.service].label_fields(),
+                                     ("build", "gpus")))
+    return Step(action.subject if action.service else f"network {action.subject}", _GROUPS.get(action.kind, action.kind.value), action.describe()
                 if action.kind is not Kind.WAIT else action.cause, _SYMBOLS[action.kind],
                 changes, action.until, action.container_id)

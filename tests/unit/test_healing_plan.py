@@ -7,7 +7,7 @@ from datetime import timedelta
 from app.desired_state.spec import DesiredState, HealthCheck, RestartPolicy
 from app.reconcile.plan import plan, with_dependents
 from app.reconcile.views import RuntimeView
-from tests.unit.test_plan import NOW, container, render, spec
+from tests.helpers import NOW, container, render, spec
 
 DB = spec("db", "infrastructure", healthcheck=HealthCheck("tcp", 5, 1, 0, 3, port=5432))
 APP = spec("app", "ai", depends_on=("db",),

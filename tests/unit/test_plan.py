@@ -13,29 +13,7 @@ from app.desired_state.spec import (
 from app.engine.observed import ObservedContainer
 from app.reconcile.plan import dependency_order, plan
 from app.reconcile.views import RuntimeView
-
-NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
-
-
-def spec(name: str = "web", category: str = "ai", **changes: object) -> ServiceSpec:
-    base = ServiceSpec(name=name, display_name=name, category=category, image="img:1",
-                       restart=CATEGORY_RESTART_DEFAULTS[category])
-    return replace(base, **changes)
-
-
-def container(of: ServiceSpec, state: str = "running", **changes: object) -> ObservedContainer:
-    base = ObservedContainer(id=f"{of.name}-c1", name=f"steward-{of.name}", service=of.name,
-                             spec_hash=of.spec_hash, field_hashes=of.field_hashes(),
-                             state=state, image=of.image)
-    return replace(base, **changes)
-
-
-def render(services: list[ServiceSpec], observed: list[ObservedContainer],
-           runtime: dict[str, RuntimeView] | None = None, *, prune: bool = False,
-           now: datetime = NOW) -> str:
-    desired = DesiredState(services={s.name: s for s in services}, prune=prune)
-    return plan(desired, observed, runtime or {}, now, stable_period=60).render()
-
+from tests.helpers import NOW, container, render, spec
 
 WEB = spec()
 AGO = NOW - timedelta(seconds=3)

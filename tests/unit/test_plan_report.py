@@ -19,7 +19,7 @@ from app.reconcile.executor import ExecutionReport
 from app.reconcile.recap import summarize
 from app.reconcile.reconciler import PassResult
 from app.reconcile.report import report
-from tests.unit.test_plan import NOW, spec
+from tests.helpers import NOW, spec
 
 WEB = spec("web", environment=(("MODE", "one"), ("DB_PASSWORD", "old")),
            ports=(PortMapping("127.0.0.1", 8080, 80),), command=("serve", "--token=abc"))

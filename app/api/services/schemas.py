@@ -103,5 +103,9 @@ class ServiceDetailSchema(ServiceSchema):
         "description": "When the reconciler last looked at the container"})
     source_file = ma.fields.String(required=True,
                                    metadata={"description": "Desired-state file of the service"})
+    gpus = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "GPU requests, e.g. `nvidia gpu: all` (empty without GPUs)"})
+    networks = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "Networks the service joins; it answers to its name on each"})
     events = ma.fields.List(ma.fields.Nested(EventSchema), required=True,
                             metadata={"description": "Recent events, newest first"})
