@@ -6,13 +6,16 @@ These tests never skip: without a Docker engine they fail and say how to get one
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
@@ -170,6 +173,40 @@ def make_server(tmp_path: Path, desired_dir: Path, instance: str, docker_client:
     yield make
     for server in servers:
         server.stop()
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that answers 500 to the first `failures` posts, then
+    `status` (with `location`, for a redirect); it keeps every body, raw and parsed, and
+    the headers it came with."""
+
+    def __init__(self, failures: int = 0, status: int = 204, location: str = "") -> None:
+        self.failures = failures
+        self.received: list[dict] = []
+        self.raw: list[tuple[bytes, dict[str, str]]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.raw.append((body, dict(self.headers)))
+                receiver.received.append(json.loads(body))
+                failing = len(receiver.received) <= receiver.failures
+                self.send_response(500 if failing else status)
+                if location:
+                    self.send_header("Location", location)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -2,10 +2,7 @@
 record, and a live server telling about a service disabled by the failure limit."""
 from __future__ import annotations
 
-import json
-import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -16,36 +13,8 @@ from app.overview import ServiceOverview
 from app.steward import Steward, utcnow
 from app.store.deliveries import recent_deliveries
 from tests.helpers import write_state
-from tests.integration.conftest import LiveServer, free_port, wait_for
+from tests.integration.conftest import LiveServer, Receiver, free_port, wait_for
 from tests.integration.test_healing import service
-
-
-class Receiver:
-    """An HTTP endpoint that answers 500 to the first `failures` posts, then 204."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
-        self.received: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                receiver.received.append(body)
-                failing = len(receiver.received) <= receiver.failures
-                self.send_response(500 if failing else 204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
