@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+import docker
 from docker.models.containers import Container
 from flask.testing import FlaskClient
 from sqlalchemy import event
@@ -94,3 +95,9 @@ def render(services: list[ServiceSpec], observed: list[ObservedContainer],
            now: datetime = NOW) -> str:
     desired = DesiredState(services={s.name: s for s in services}, prune=prune)
     return plan(desired, observed, runtime or {}, now, stable_period=60).render()
+
+
+def containers_of(client: docker.DockerClient, instance: str) -> dict[str, Container]:
+    """The containers of a Steward instance, by service name."""
+    found = client.containers.list(all=True, filters={"label": f"io.steward.instance={instance}"})
+    return {c.labels["io.steward.service"]: c for c in found}
