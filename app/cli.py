@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -221,8 +220,9 @@ def _apply_local(request: dict) -> dict:
 def import_compose_command(compose_file: Path, output: Path | None,
                            category: str | None) -> None:
     """Write desired-state YAML for the services of a docker-compose file."""
-    from app.desired_state.compose import ComposeError, import_compose
     from app.desired_state import DesiredStateError, load_directory
+    from app.desired_state.compose import ComposeError, import_compose
+    from app.desired_state.interpolate import variables_for
 
     target = output or Path(f"{compose_file.resolve().parent.name or 'compose'}.steward.yaml")
     if target.exists():
@@ -234,13 +234,20 @@ def import_compose_command(compose_file: Path, output: Path | None,
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(imported.to_yaml(compose_file.name))
     click.echo(f"wrote {len(imported.services)} service(s) to {target}")
+    for note in imported.file_notes:
+        click.echo(f"  {note}")
     for name, notes in imported.notes.items():
         for note in notes:
             click.echo(f"  {name}: {note}")
-    with tempfile.TemporaryDirectory() as alone:  # the file on its own must validate
-        shutil.copy(target, Path(alone) / target.name)
+    # The file on its own must validate, with its paths as seen from a directory of its own
+    # and the variables Steward would have there (its environment over the .env beside it).
+    variables, _ = variables_for(target.resolve().parent)
+    with tempfile.TemporaryDirectory() as directory:
+        alone = Path(directory).resolve()
+        again = import_compose(compose_file, category, alone)
+        (alone / target.name).write_text(again.to_yaml(compose_file.name))
         try:
-            load_directory(Path(alone))
+            load_directory(alone, environ=variables)
         except DesiredStateError as err:
             click.echo("it does not validate yet:", err=True)
             for error in err.errors:

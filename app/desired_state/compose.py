@@ -1,33 +1,29 @@
 """`steward import-compose`: turn a docker-compose.yml into desired-state YAML.
 
-Carries over what Steward can express (image, command, environment and env_file,
-ports, volumes, depends_on, healthcheck, restart) and lists, per service, what it could
-not, so nothing is dropped silently. The result is meant to be reviewed and committed.
+This module reads the file as a whole: service and network names, where named volumes live,
+which services others wait on, and the header listing the variables the result needs.
+`compose_service` translates one service key by key. What Steward cannot express is listed
+per service (and for the file), so nothing is dropped silently; `${...}` references are
+kept as written, since Steward fills them in itself. The result is meant to be reviewed
+and committed.
 """
 from __future__ import annotations
 
-import os
 import re
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from app.desired_state.secrets import is_secret
+from app.desired_state.compose_lifecycle import healthcheck
+from app.desired_state.compose_service import Context, Rebase, convert_service, steward_name
 
-#: Image names that suggest a category; everything else is `ai` unless told otherwise.
-_INFRASTRUCTURE = re.compile(r"postgres|mysql|mariadb|redis|mongo|rabbitmq|kafka|zookeeper|"
-                             r"memcached|minio|elasticsearch|nats|etcd|vault|traefik|nginx|"
-                             r"haproxy|caddy|valkey|clickhouse|cassandra", re.IGNORECASE)
-_MONITORING = re.compile(r"prometheus|grafana|loki|alertmanager|node-exporter|cadvisor|"
-                         r"jaeger|tempo|promtail|otel|telegraf|influxdb|uptime-kuma",
-                         re.IGNORECASE)
-_CARRIED = {"image", "command", "environment", "env_file", "ports", "volumes", "depends_on",
-            "healthcheck", "restart", "container_name", "init", "stop_grace_period"}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+__all__ = ["ComposeError", "Imported", "import_compose", "needed_variables"]
+
+_NETWORK_KEYS = {"external", "name", "internal", "driver"}
+#: `$$` is a literal dollar; what is left names a variable, maybe with an operator.
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?+])?|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class ComposeError(ValueError):
@@ -37,228 +33,167 @@ class ComposeError(ValueError):
 @dataclass
 class Imported:
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    networks: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)  # service -> what was not carried
+    file_notes: list[str] = field(default_factory=list)  # top-level keys not carried
+
+    def document(self) -> dict[str, Any]:
+        return {"services": self.services, **({"networks": self.networks}
+                                                if self.networks else {})}
 
     def to_yaml(self, source: str) -> str:
-        header = [f"# Imported from {source} by `steward import-compose`; review before committing."]
+        """The file, headed by the variables it needs and what was not carried over."""
+        header = [f"# Imported from {source} by `steward import-compose`; review before "
+                  "committing."]
+        body = yaml.safe_dump(self.document(), sort_keys=False, width=100)
+        required, optional = needed_variables(body)
+        if required:
+            header.append(f"# Needs variables {', '.join(required)}: set them in Steward's "
+                          "environment or in .env beside this file (keep .env out of git).")
+        if optional:
+            header.append(f"# Variables with a default: {', '.join(optional)}.")
+        header += [f"# {note}" for note in self.file_notes]
         for name, notes in self.notes.items():
             header += [f"# {name}: {note}" for note in notes]
-        body = yaml.safe_dump({"services": self.services}, sort_keys=False, width=100)
         return "\n".join(header) + "\n" + body
+
+
+def needed_variables(text: str) -> tuple[list[str], list[str]]:
+    """(variables without a default, variables with one) referenced in `text`; `$$` is an
+    escaped dollar, not a reference. `${X:?message}` has no default: it is required."""
+    required: set[str] = set()
+    optional: set[str] = set()
+    for match in _REFERENCE.finditer(text.replace("$$", "")):
+        name, operator = match.group(1) or match.group(3), match.group(2) or ""
+        (optional if operator and "?" not in operator else required).add(name)
+    return sorted(required), sorted(optional - required)
 
 
 def import_compose(path: Path, category: str | None = None,
                    target_dir: Path | None = None) -> Imported:
-    """Read `path`; relative bind mounts are rewritten relative to `target_dir`, where the
+    """Read `path`; relative paths are rewritten relative to `target_dir`, where the
     desired-state file will be (default: the compose file's own directory)."""
+    document = _read(path)
+    result = Imported()
+    compose_dir = path.resolve().parent
+    raw_services = {str(k): v or {} for k, v in document["services"].items()}
+    names = _service_names(raw_services, result.notes)
+    result.networks = _networks(document.get("networks") or {}, result.file_notes)
+    context = Context(
+        rebase=Rebase(compose_dir, (target_dir or path.parent).resolve()),
+        names=names, category=category,
+        networks={n: steward_name(n) for n in document.get("networks") or {}},
+        volumes=_volume_names(document, result.file_notes),
+        project=_project(document, compose_dir),
+        one_shots=_one_shots(raw_services),
+        checked=frozenset(n for n, raw in raw_services.items()
+                          if healthcheck(raw.get("healthcheck"), []) is not None))
+    for name, raw in raw_services.items():
+        notes = result.notes.setdefault(names[name], [])
+        result.services[names[name]] = convert_service(name, raw, context, notes)
+    result.notes = {k: v for k, v in result.notes.items() if v}
+    _file_notes(document, compose_dir, result.file_notes)
+    return result
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
         document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ComposeError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(document, dict) or not isinstance(document.get("services"), dict):
         raise ComposeError(f"{path}: no 'services:' mapping; is this a compose file?")
-    result = Imported()
-    rebase = _Rebase(path.resolve().parent, (target_dir or path.parent).resolve())
     for name, raw in document["services"].items():
-        steward_name = _name(str(name))
-        notes: list[str] = []
-        if steward_name in result.services:
-            steward_name = _name(f"{steward_name}-{len(result.services)}")
-            notes.append(f"renamed from {name!r}: its cleaned name clashed with another service")
-        elif steward_name != name:
-            notes.append(f"renamed from {name!r} (names are lowercase letters, digits, . _ -)")
-        result.services[steward_name] = _service(raw or {}, rebase, category, notes)
-        if "${" in yaml.safe_dump(raw):
-            notes.append("contains ${...}: compose fills it in from the environment, Steward "
-                         "does not; replace it with the value")
-        if notes:
-            result.notes[steward_name] = notes
+        if not isinstance(raw, (dict, type(None))):
+            raise ComposeError(f"{path}: service {name!r} is not a mapping")
+    return document
+
+
+def _service_names(services: dict[str, Any], notes: dict[str, list[str]]) -> dict[str, str]:
+    """Compose name -> Steward name; a cleaned name that clashes gets a number."""
+    names: dict[str, str] = {}
+    for name in services:
+        cleaned = steward_name(name)
+        if cleaned in names.values():
+            cleaned = steward_name(f"{cleaned}-{len(names)}")
+            notes[cleaned] = [f"renamed from {name!r}: its cleaned name clashed with "
+                              "another service"]
+        elif cleaned != name:
+            notes[cleaned] = [f"renamed from {name!r} (names are lowercase letters, "
+                              "digits, . _ -)"]
+        names[name] = cleaned
+    return names
+
+
+def _one_shots(services: dict[str, Any]) -> frozenset[str]:
+    """Services another one waits on with `service_completed_successfully`: jobs that run
+    to completion (a migration, an init job), which Steward must not restart on exit 0."""
+    found = set()
+    for raw in services.values():
+        depends = raw.get("depends_on")
+        if isinstance(depends, dict):
+            found |= {str(n) for n, o in depends.items() if isinstance(o, dict)
+                      and o.get("condition") == "service_completed_successfully"}
+    return frozenset(found)
+
+
+def _networks(declared: dict[str, Any], notes: list[str]) -> dict[str, dict[str, Any]]:
+    """Top-level networks as Steward declares them (bridge networks on one host)."""
+    result: dict[str, dict[str, Any]] = {}
+    for name, raw in declared.items():
+        raw = raw or {}
+        if name == "default":
+            notes.append("networks.default: not carried over: every service without "
+                         "networks: joins Steward's instance network instead")
+            continue
+        external = raw.get("external")
+        network = {k: v for k, v in raw.items() if k in _NETWORK_KEYS - {"external"}}
+        if isinstance(external, dict):  # the old `external: {name: ...}` form
+            network["name"] = external.get("name", network.get("name", name))
+        if external:
+            network["external"] = True
+        if network.get("driver", "bridge") != "bridge":
+            notes.append(f"networks.{name}: driver {network.pop('driver')} is not supported; "
+                         "it is a bridge network on this host")
+        dropped = sorted(set(raw) - _NETWORK_KEYS)
+        if dropped:
+            notes.append(f"networks.{name}: {', '.join(dropped)} not carried over")
+        if steward_name(name) != name:
+            notes.append(f"networks.{name}: renamed {steward_name(name)}")
+        result[steward_name(name)] = network
     return result
 
 
-@dataclass(frozen=True)
-class _Rebase:
-    """Paths in the compose file are relative to it; in Steward's file, to that file."""
-
-    compose_dir: Path
-    target_dir: Path
-
-    def path(self, source: str) -> str:
-        if not source.startswith((".", "~")) or source.startswith("~"):
-            return source
-        absolute = (self.compose_dir / source).resolve()
-        relative = os.path.relpath(absolute, self.target_dir)
-        return relative if relative.startswith("..") else f"./{relative}"
+def _project(document: dict[str, Any], compose_dir: Path) -> str:
+    """Compose's project name: `name:` or the directory's, lowercase letters, digits, _ -."""
+    project = str(document.get("name") or "")
+    if not project or "$" in project:
+        project = compose_dir.name
+    return re.sub(r"[^a-z0-9_-]", "", project.lower()) or "compose"
 
 
-def _service(raw: dict, rebase: _Rebase, category: str | None, notes: list[str]) -> dict:
-    image = raw.get("image")
-    if not image:
-        notes.append("no image (build: is not supported); set image: by hand")
-    service: dict[str, Any] = {"category": category or _category(str(image or ""))}
-    service["image"] = image or "REPLACE-ME"
-    if "command" in raw:
-        service["command"] = raw["command"] if isinstance(raw["command"], list) \
-            else shlex.split(str(raw["command"]))
-    environment = _env_files(raw.get("env_file"), rebase.compose_dir, notes)
-    environment.update(_environment(raw.get("environment"), notes))
-    if environment:
-        service["environment"] = environment
-        secret = sorted(k for k in environment if is_secret(k))
-        if secret:
-            notes.append(f"environment {', '.join(secret)}: secret values now sit in the "
-                         "desired-state file; review before committing")
-    if raw.get("ports"):
-        service["ports"] = [p for p in (_port(p, notes) for p in raw["ports"]) if p]
-    if raw.get("volumes"):
-        service["volumes"] = [v for v in (_volume(v, rebase, notes) for v in raw["volumes"]) if v]
-    if raw.get("depends_on"):
-        deps = raw["depends_on"]
-        service["depends_on"] = [_name(str(d)) for d in (deps if isinstance(deps, list)
-                                                         else deps.keys())]
-    if raw.get("healthcheck"):
-        check = _healthcheck(raw["healthcheck"], notes)
-        if check:
-            service["healthcheck"] = check
-    if raw.get("init"):
-        service["init"] = True
-    if raw.get("stop_grace_period"):
-        service["stop_grace_period"] = f"{_seconds(raw['stop_grace_period']):g}s"
-    _restart(raw.get("restart"), service, notes)
-    for key in sorted(set(raw) - _CARRIED):
-        notes.append(f"{key}: not carried over (Steward has no equivalent)")
-    if "container_name" in raw:
-        notes.append("container_name: not carried over (Steward names containers itself)")
-    return service
+def _volume_names(document: dict[str, Any], notes: list[str]) -> dict[str, str]:
+    """Declared named volume -> the Docker volume Compose uses when it has its own `name:`
+    or is external; the others are `<project>_<name>` (see `Context.volume`)."""
+    names: dict[str, str] = {}
+    for name, raw in (document.get("volumes") or {}).items():
+        raw = raw or {}
+        if raw.get("name") or raw.get("external"):
+            names[name] = raw.get("name") or name
+        extra = sorted(set(raw) - {"name", "external"})
+        if extra:
+            notes.append(f"volumes.{name}: {', '.join(extra)} not carried over; Docker "
+                         "creates a plain local volume if it does not exist")
+    return names
 
 
-def _name(name: str) -> str:
-    cleaned = re.sub(r"[^a-z0-9_.-]", "-", name.lower()).strip("-._")
-    return cleaned[:63] or "service"
-
-
-def _category(image: str) -> str:
-    if _MONITORING.search(image):
-        return "monitoring"
-    if _INFRASTRUCTURE.search(image):
-        return "infrastructure"
-    return "ai"
-
-
-def _environment(value: Any, notes: list[str]) -> dict[str, str]:
-    if isinstance(value, dict):
-        items = [(str(k), None if v is None else str(v)) for k, v in value.items()]
-    else:
-        items = [(str(i).partition("=")[0], str(i).partition("=")[2] if "=" in str(i)
-                  else None) for i in value or []]
-    pairs = {}
-    for key, val in items:
-        if val is None:
-            notes.append(f"environment {key}: compose passes it from the host's environment; "
-                         "set its value in the file")
-        pairs[key] = val or ""
-    return pairs
-
-
-def _env_files(value: Any, base: Path, notes: list[str]) -> dict[str, str]:
-    files = [value] if isinstance(value, str) else [
-        v if isinstance(v, str) else v.get("path") for v in value or []]
-    found: dict[str, str] = {}
-    for name in files:
-        path = base / name
-        if not path.is_file():
-            notes.append(f"env_file {name}: not found, its variables were not carried over")
-            continue
-        for line in path.read_text().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, _, val = line.partition("=")
-                found[key.strip()] = val.strip().strip("'\"")
-        notes.append(f"env_file {name}: copied into environment (review for secrets)")
-    return found
-
-
-def _port(value: Any, notes: list[str]) -> str | None:
-    if isinstance(value, dict):
-        if "published" not in value:
-            notes.append(f"port {value.get('target')}: not published in compose; left out")
-            return None
-        host = value.get("host_ip", "127.0.0.1")
-        text = f"{host}:{value['published']}:{value['target']}"
-        return text + ("/udp" if value.get("protocol") == "udp" else "")
-    text = str(value)
-    spec, _, protocol = text.partition("/")
-    parts = spec.split(":")
-    if len(parts) == 1:
-        notes.append(f"port {text}: not published in compose; left out")
-        return None
-    if "-" in spec:
-        notes.append(f"port {text}: port ranges are not supported; left out")
-        return None
-    if len(parts) == 2:
-        notes.append(f"port {text}: published on 127.0.0.1 (Steward's default), not on all "
-                     "interfaces as compose would")
-    return text
-
-
-def _volume(value: Any, rebase: _Rebase, notes: list[str]) -> str | None:
-    if isinstance(value, dict):
-        if value.get("type") not in (None, "bind", "volume") or not value.get("source"):
-            notes.append(f"volume {value.get('target')}: type {value.get('type')} is not "
-                         "supported; left out")
-            return None
-        mode = ":ro" if value.get("read_only") else ""
-        return f"{rebase.path(str(value['source']))}:{value['target']}{mode}"
-    parts = str(value).split(":")
-    parts[0] = rebase.path(parts[0])
-    if len(parts) == 1:
-        notes.append(f"volume {value}: anonymous volumes are not supported; left out")
-        return None
-    if len(parts) == 3 and parts[2] not in ("ro", "rw"):
-        notes.append(f"volume {value}: options {parts[2]!r} are not supported; mounted "
-                     "read-write")
-        parts = parts[:2]
-    return ":".join(parts)
-
-
-def _healthcheck(raw: dict, notes: list[str]) -> dict | None:
-    if raw.get("disable"):
-        return None
-    test = raw.get("test")
-    if isinstance(test, str):
-        command = ["sh", "-c", test]
-    elif isinstance(test, list) and test and test[0] == "CMD":
-        command = [str(t) for t in test[1:]]
-    elif isinstance(test, list) and test and test[0] == "CMD-SHELL":
-        command = ["sh", "-c", " ".join(str(t) for t in test[1:])]
-    else:
-        notes.append(f"healthcheck test {test!r}: not understood; left out")
-        return None
-    check: dict[str, Any] = {"command": command}
-    for key in ("interval", "timeout", "start_period"):
-        if key in raw:
-            check[key] = f"{_seconds(raw[key]):g}s"
-    if "retries" in raw:
-        check["retries"] = int(raw["retries"])
-    return check
-
-
-def _restart(value: Any, service: dict, notes: list[str]) -> None:
-    if value in (None, "always", "unless-stopped") or str(value).startswith("on-failure"):
-        if value is not None and str(value) != "always":
-            notes.append(f"restart {value}: Steward heals every failure with its own policy "
-                         "(backoff and a failure limit)")
-        return
-    if value == "no":
-        service["enabled"] = True
-        notes.append("restart no: Steward always heals enabled services; disable the "
-                     "service instead if it must not run")
-
-
-def _seconds(value: Any) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    parts = _DURATION_PART.findall(str(value))
-    if not parts:
-        raise ComposeError(f"{value!r} is not a duration")
-    return sum(float(number) * _UNITS[unit] for number, unit in parts)
+def _file_notes(document: dict[str, Any], compose_dir: Path, notes: list[str]) -> None:
+    for key in ("secrets", "configs"):
+        if key in document:
+            notes.append(f"{key}: not carried over (Steward has no equivalent yet)")
+    if document.get("volumes"):
+        notes.append("volumes: a named volume keeps the name Compose gives it "
+                     "(<project>_<name>), so the data Compose left is used")
+    if (compose_dir / ".env").is_file():
+        notes.append(".env of the compose project: not copied; Steward reads .env in the "
+                     "desired-state directory (keep it out of git)")
