@@ -243,7 +243,8 @@ def import_compose_command(compose_file: Path, output: Path | None,
     # and the variables Steward would have there (its environment over the .env beside it).
     variables, _ = variables_for(target.resolve().parent)
     with tempfile.TemporaryDirectory() as directory:
-        alone = Path(directory).resolve()
+        alone = Path(directory).resolve() / (target.resolve().parent.name or "desired_state")
+        alone.mkdir()  # named like the target's directory, which errors name
         again = import_compose(compose_file, category, alone)
         (alone / target.name).write_text(again.to_yaml(compose_file.name))
         try:

@@ -45,7 +45,7 @@ class Imported:
         """The file, headed by the variables it needs and what was not carried over."""
         header = [f"# Imported from {source} by `steward import-compose`; review before "
                   "committing."]
-        body = yaml.safe_dump(self.document(), sort_keys=False, width=100)
+        body = yaml.dump(self.document(), Dumper=_Dumper, sort_keys=False, width=100)
         required, optional = needed_variables(body)
         if required:
             header.append(f"# Needs variables {', '.join(required)}: set them in Steward's "
@@ -56,6 +56,13 @@ class Imported:
         for name, notes in self.notes.items():
             header += [f"# {name}: {note}" for note in notes]
         return "\n".join(header) + "\n" + body
+
+
+class _Dumper(yaml.SafeDumper):
+    """Indents list items under their key, as people write these files."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
 
 
 def needed_variables(text: str) -> tuple[list[str], list[str]]:
