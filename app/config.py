@@ -54,6 +54,11 @@ SETTINGS: dict[str, tuple[str, Any, type]] = {
     "EVENT_RETENTION_DAYS": ("STEWARD_EVENT_RETENTION_DAYS", 30.0, float),
     "EVENT_MAX_ROWS": ("STEWARD_EVENT_MAX_ROWS", 100_000, int),
     "REFUSALS_PER_MINUTE": ("STEWARD_REFUSALS_PER_MINUTE", 60, int),
+    # The host-access policy for desired-state authors (app/desired_state/host_access.py)
+    "ALLOWED_HOST_PATHS": ("STEWARD_ALLOWED_HOST_PATHS", "", str),
+    "HOST_PATHS": ("STEWARD_HOST_PATHS", "denylist", str),
+    "HOST_ACCESS": ("STEWARD_HOST_ACCESS", "", str),
+    "MAX_FILE_BYTES": ("STEWARD_MAX_FILE_BYTES", 1024 * 1024, int),
 }
 
 

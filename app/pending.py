@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.desired_state import load_directory
+from app.desired_state import LoadSettings, load_directory
 from app.engine.docker_engine import DockerEngine
 from app.errors import PermanentError
 from app.reconcile.plan import plan
@@ -55,7 +55,7 @@ def check_plan(desired_dir: Path, config: Mapping[str, Any]) -> PlanReport:
     Changes nothing: the files are validated (DesiredStateError), Docker is listed
     (EngineUnavailable), and the store, if there is one, is only read.
     """
-    desired = load_directory(desired_dir, instance=config["INSTANCE"])
+    desired = load_directory(desired_dir, LoadSettings.from_config(config))
     engine = DockerEngine(instance=config["INSTANCE"], timeout=config["DOCKER_TIMEOUT"])
     try:
         observed = engine.observe()

@@ -42,7 +42,7 @@ def to_spec(name: str, data: dict, *, file: str, line: int, base: Path, root: Pa
     ports = tuple(PortMapping(**p) for p in data["ports"])
     port = data.get("port", ports[0].host_port if ports else None)
     volumes = tuple(_volume(v, base, root) for v in data["volumes"])
-    build = _build(data["build"], base, root, problems) if "build" in data else None
+    build = _build(data["build"], base, root, problems) if data.get("build") else None
     deploy = data["deploy"].get("resources", {})
     limits = data["resources"] or deploy.get("limits", {})
     explicit = [d for d in data["depends_on"] if d["explicit"]]
@@ -59,7 +59,8 @@ def to_spec(name: str, data: dict, *, file: str, line: int, base: Path, root: Pa
         port=port,
         volumes=volumes,
         files=_mounted_files(volumes),
-        networks=_networks(data.get("networks"), networks, problems),
+        networks=() if "network_mode" in data
+        else _networks(data.get("networks"), networks, problems),
         depends_on=tuple(d["service"] for d in data["depends_on"]),
         conditions=tuple(Dependency(d["service"], d["condition"]) for d in explicit),
         restart_with=tuple(data["restart_with"]),
@@ -83,6 +84,11 @@ def to_spec(name: str, data: dict, *, file: str, line: int, base: Path, root: Pa
         security_opt=tuple(sorted({"no-new-privileges:true"} if data.get("security_opt")
                                   else set())),
         logging=_logging(data.get("logging")),
+        privileged=data.get("privileged", False),
+        cap_add=tuple(sorted(c.removeprefix("CAP_") for c in data.get("cap_add", []))),
+        devices=tuple(_device(d) for d in data.get("devices", [])),
+        network_mode=data.get("network_mode"),
+        pid=data.get("pid"),
         enabled=data["enabled"],
         source_file=file,
         source_line=line,
@@ -91,6 +97,13 @@ def to_spec(name: str, data: dict, *, file: str, line: int, base: Path, root: Pa
 
 def _tuple(value: list[str] | None) -> tuple[str, ...] | None:
     return tuple(value) if value is not None else None
+
+
+def _device(text: str) -> str:
+    """`/dev/x` -> `/dev/x:/dev/x:rwm`, Docker's full form, so spellings hash alike."""
+    parts = text.split(":")
+    return ":".join([parts[0], parts[1] if len(parts) > 1 else parts[0],
+                     parts[2] if len(parts) > 2 else "rwm"])
 
 
 def _pairs(items: list[list[str]]) -> tuple[tuple[str, str], ...]:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from marshmallow import ValidationError
 
 from app.desired_state.convert import Problems, declared_network, to_spec
+from app.desired_state.host_access import HostPolicy
 from app.desired_state.interpolate import ENV_FILE, interpolate_tree, variables_for
 from app.desired_state.schema import (
     NAME_PATTERN, NAME_RULE, REFUSED_KEYS, FileSchema, ServiceSchema,
@@ -87,22 +88,49 @@ def tree_signature(root: Path) -> tuple:
     return tuple(signature)
 
 
-def load_directory(root: Path, *, instance: str = "steward",
-                   environ: Mapping[str, str] | None = None) -> DesiredState:
+#: Largest desired-state file read; a bigger one is refused before it is read.
+MAX_FILE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """What the operator decides about loading: the instance (it names the images Steward
+    builds), the variables (default: the process environment), the host-access policy and
+    the size bound."""
+
+    instance: str = "steward"
+    environ: Mapping[str, str] | None = None
+    policy: HostPolicy = HostPolicy()
+    max_file_bytes: int = MAX_FILE_BYTES
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LoadSettings:
+        try:
+            policy = HostPolicy.from_settings(config["ALLOWED_HOST_PATHS"],
+                                              config["HOST_PATHS"], config["HOST_ACCESS"])
+        except ValueError as err:
+            raise SystemExit(str(err)) from None
+        return cls(instance=config["INSTANCE"], policy=policy,
+                   max_file_bytes=config["MAX_FILE_BYTES"])
+
+
+def load_directory(root: Path, settings: LoadSettings = LoadSettings(), **changes: Any
+                   ) -> DesiredState:
     """Read, validate and cross-check every desired-state file under `root`.
 
-    `${VAR}` references are filled from `environ` (default: the process environment) over
-    `root/.env`; `instance` names the images Steward builds without an `image:` tag.
+    `${VAR}` references are filled from the settings' variables over `root/.env`;
+    `changes` override single settings (`instance=`, `environ=`, `policy=`).
     """
+    settings = replace(settings, **changes)
     if not root.is_dir():
         raise DesiredStateError([LoadError(str(root), 1, "", "desired-state directory not found")])
-    variables, env_errors = variables_for(root, environ)
+    variables, env_errors = variables_for(root, settings.environ)
     errors = [LoadError(_display(root, root / ENV_FILE), line, "", message)
               for line, message in env_errors]
-    documents = [d for d in (_parse_file(root, path, variables, errors)
+    documents = [d for d in (_parse_file(root, path, variables, settings.max_file_bytes, errors)
                              for path in desired_files(root)) if d]
     networks = _declared_networks(documents, errors)
-    parsed = [_Parsed(file, document, _build_specs(file, base, root, document, instance,
+    parsed = [_Parsed(file, document, _build_specs(file, base, root, document, settings,
                                                    networks, errors))
               for file, base, document in documents]
     specs = [spec for p in parsed for spec in p.specs]
@@ -118,10 +146,16 @@ def _display(root: Path, path: Path) -> str:
     return str(Path(root.resolve().name) / path.relative_to(root))
 
 
-def _parse_file(root: Path, path: Path, variables: Mapping[str, str],
+def _parse_file(root: Path, path: Path, variables: Mapping[str, str], max_bytes: int,
                 errors: list[LoadError]) -> tuple[str, Path, LineDict] | None:
     """(shown name, directory, interpolated document) of one file, or None with errors."""
     shown = _display(root, path)
+    size = path.stat().st_size
+    if size > max_bytes:
+        errors.append(LoadError(shown, 1, "", f"the file is {size:,} bytes, over the limit of "
+                                              f"{max_bytes:,} (STEWARD_MAX_FILE_BYTES); "
+                                              "split it or raise the limit"))
+        return None
     try:
         document = parse(path.read_text(encoding="utf-8"))
     except (YamlSyntaxError, UnicodeDecodeError) as err:
@@ -162,17 +196,17 @@ def _declared_networks(documents: list[tuple[str, Path, LineDict]],
     return networks
 
 
-def _build_specs(file: str, base: Path, root: Path, document: LineDict, instance: str,
-                 networks: Mapping[str, NetworkAttachment],
+def _build_specs(file: str, base: Path, root: Path, document: LineDict,
+                 settings: LoadSettings, networks: Mapping[str, NetworkAttachment],
                  errors: list[LoadError]) -> list[ServiceSpec]:
     services = document.get("services") or LineDict()
-    specs = (_build_spec(file, base, root, name, document, instance, networks, errors)
+    specs = (_build_spec(file, base, root, name, document, settings, networks, errors)
              for name in services)
     return [s for s in specs if s]
 
 
 def _build_spec(file: str, base: Path, root: Path, name: Any, document: LineDict,
-                instance: str, networks: Mapping[str, NetworkAttachment],
+                settings: LoadSettings, networks: Mapping[str, NetworkAttachment],
                 errors: list[LoadError]) -> ServiceSpec | None:
     services = document["services"]
     node = services[name]
@@ -193,9 +227,12 @@ def _build_spec(file: str, base: Path, root: Path, name: Any, document: LineDict
         errors += refused + _to_load_errors(file, document, ("services", name), err.messages,
                                             ServiceSchema)
         return None
-    problems = Problems()
+    problems = Problems(settings.policy.refusals(data, base, root))
+    if problems:  # nothing the policy refuses is read or hashed
+        data = {**data, "build": None, "env_file": []} if "build" in data else \
+            {**data, "env_file": []}
     spec = to_spec(name, data, file=file, line=services.key_lines[name], base=base, root=root,
-                   instance=instance, networks=networks, problems=problems)
+                   instance=settings.instance, networks=networks, problems=problems)
     errors += refused + [LoadError(file, line_of(document, ["services", name, *path]),
                                    _label(["services", name, *path]), message)
                          for path, message in problems]

@@ -20,18 +20,13 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 NAME_RULE = "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, " \
             "at most 63 characters"
 
-_POLICY = ("it gives a container power over the host; the host-access policy that can "
-           "allow it is not built yet")
 #: Compose keys Steward refuses on purpose, with the reason (an unknown key only lists the
 #: allowed ones; these deserve an explanation).
 REFUSED_KEYS = {
-    "network_mode": f"network_mode is refused: {_POLICY}; use networks: instead",
-    "privileged": f"privileged is refused: {_POLICY}",
-    "cap_add": f"cap_add is refused: {_POLICY}",
-    "devices": f"devices is refused: {_POLICY}; for GPUs use gpus:",
-    "pid": f"pid is refused: {_POLICY}",
-    "ipc": f"ipc is refused: {_POLICY}",
-    "userns_mode": f"userns_mode is refused: {_POLICY}",
+    "ipc": "ipc is not supported: sharing the host's or another container's IPC "
+           "namespace breaks the isolation Steward's host-access policy keeps",
+    "userns_mode": "userns_mode is not supported: leaving the user namespace is not a "
+                   "setting a desired-state file may change",
     "container_name": "container_name is not needed: Steward names containers "
                       "<instance>-<service> and finds them by label",
     "restart": "restart is Steward's job: remove it and tune restart_policy: instead",
@@ -177,6 +172,16 @@ class ServiceSchema(StrictSchema):
         error="only no-new-privileges is supported: seccomp, apparmor and label options "
               "loosen the host's confinement")))
     logging = fields.Nested(LoggingSchema)
+    # Checked against the host-access policy by the loader (app/desired_state/host_access.py)
+    privileged = fields.Bool(truthy={True}, falsy={False})
+    cap_add = fields.List(fields.Str(validate=validate.Regexp(
+        r"^(CAP_)?[A-Z_]+$", error="must be a capability such as NET_ADMIN")))
+    devices = fields.List(fields.Str(validate=validate.Regexp(
+        r"^/dev/[^:]+(:/dev/[^:]+)?(:[rwm]{1,3})?$",
+        error="must be /dev/HOST[:/dev/CONTAINER[:rwm]]")))
+    network_mode = fields.Str(validate=validate.OneOf(
+        ("host", "none"), error="must be host or none; to share a network use networks:"))
+    pid = fields.Str(validate=validate.OneOf(("host",), error="must be host"))
 
     @validates_schema
     def image_or_build(self, data: dict, **kwargs: Any) -> None:
@@ -194,6 +199,9 @@ class ServiceSchema(StrictSchema):
         if devices.get("devices") and "gpus" in data:
             raise ValidationError("give gpus: or deploy.resources.reservations.devices, "
                                   "not both", "gpus")
+        if "network_mode" in data and "networks" in data:
+            raise ValidationError("network_mode and networks exclude each other",
+                                  "network_mode")
         if "tmpfs" in data and not all(t.startswith("/") for t in data["tmpfs"]):
             raise ValidationError("each entry must be an absolute path in the container",
                                   "tmpfs")

@@ -24,14 +24,16 @@ CONTAINER_FIELDS: tuple[str, ...] = (
     "image", "build", "command", "entrypoint", "environment", "ports", "networks", "volumes",
     "files", "healthcheck", "resources", "gpus", "init", "stop_grace_period", "stop_signal",
     "user", "working_dir", "hostname", "labels", "shm_size", "ulimits", "tmpfs", "extra_hosts",
-    "read_only", "cap_drop", "security_opt", "logging",
+    "read_only", "cap_drop", "security_opt", "logging", "privileged", "cap_add", "devices",
+    "network_mode", "pid",
 )
 #: Container fields left out of the hashes while empty, so adding one to Steward does not
 #: make every existing container look drifted. `networks` and `logging` are never empty:
 #: containers made before Steward had them show them as drift and move onto the network.
 _OPTIONAL_FIELDS = ("files", "build", "entrypoint", "gpus", "stop_signal", "user",
                     "working_dir", "hostname", "labels", "shm_size", "ulimits", "tmpfs",
-                    "extra_hosts", "read_only", "cap_drop", "security_opt")
+                    "extra_hosts", "read_only", "cap_drop", "security_opt", "privileged",
+                    "cap_add", "devices", "network_mode", "pid")
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,12 @@ class ServiceSpec:
     cap_drop: tuple[str, ...] = ()
     security_opt: tuple[str, ...] = ()
     logging: Logging = field(default_factory=Logging)
+    #: Host access the operator granted (see `app/desired_state/host_access.py`).
+    privileged: bool = False
+    cap_add: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    network_mode: str | None = None
+    pid: str | None = None
     enabled: bool = True
     source_file: str = ""
     source_line: int = 0

@@ -70,12 +70,26 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
                             _LineLoader.construct_sequence)
 
 
-def parse(text: str) -> Any:
-    """Parse YAML text; syntax errors become `YamlSyntaxError` with a 1-based line."""
+#: Bounds on one document, checked on the node graph before any value is built: an alias
+#: bomb (`a: &a [*b, *b, ...]`) is a few hundred bytes of text and billions of values.
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+
+def parse(text: str, *, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse YAML text; syntax errors and documents over the bounds become `YamlSyntaxError`
+    with a 1-based line."""
+    loader = _LineLoader(text)
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_size(node, max_nodes, max_depth)
+        return loader.construct_document(node)
     except YamlSyntaxError:
         raise
+    except RecursionError:
+        raise YamlSyntaxError(1, f"nested too deeply: more than {max_depth} levels") from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 1
@@ -85,6 +99,42 @@ def parse(text: str) -> Any:
         raise YamlSyntaxError(line, message) from None
     except yaml.YAMLError as err:
         raise YamlSyntaxError(1, f"invalid YAML: {err}") from None
+    finally:
+        loader.dispose()
+
+
+def _check_size(root: yaml.Node, max_nodes: int, max_depth: int) -> None:
+    """Count the values the document would expand to (an alias counts as often as it is
+    used) and its depth, in time proportional to its distinct nodes."""
+    sizes: dict[int, int] = {}
+    # Children before parents, each node once: an iterative walk, so depth cannot overflow.
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, expanded = stack.pop()
+        if depth > max_depth:
+            raise YamlSyntaxError(node.start_mark.line + 1,
+                                  f"nested too deeply: more than {max_depth} levels")
+        children = _children(node)
+        if expanded or not children:
+            size = 1 + sum(sizes[id(c)] for c in children)
+            if size > max_nodes:
+                raise YamlSyntaxError(node.start_mark.line + 1,
+                                      f"expands to more than {max_nodes:,} values (aliases "
+                                      "repeat what they point to); refusing to build it")
+            sizes[id(node)] = size
+            continue
+        if id(node) in sizes:
+            continue
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def line_of(node: Any, path: Sequence[Any], *, fallback: int = 1) -> int:

@@ -170,13 +170,14 @@ class DockerEngine:
         could not start (no GPU runtime, say) is kept: its id comes with the error.
         """
         name = container_name(self.instance, spec)
-        first, *others = spec.networks
+        first, *others = spec.networks or (None,)
         created = self._call(lambda c: c.api.create_container(
             spec.image, **create_options(self.instance, spec, c.api.create_host_config(
                 **host_config_options(self.instance, spec))),
             networking_config=c.api.create_networking_config({
                 network_name(self.instance, first): c.api.create_endpoint_config(
-                    aliases=endpoint_aliases(spec, first))})), f"create container {name}")
+                    aliases=endpoint_aliases(spec, first))}) if first else None),
+            f"create container {name}")
         for network in others:  # API 1.43 and older take one network at create
             self._call(lambda c: c.api.connect_container_to_network(
                 created["Id"], network_name(self.instance, network),

@@ -85,7 +85,12 @@ def host_config_options(instance: str, spec: ServiceSpec) -> dict[str, Any]:
         "init": spec.init or None,
         "mem_limit": spec.resources.memory_bytes,
         "nano_cpus": int(spec.resources.cpus * _NANOS) if spec.resources.cpus else None,
-        "network_mode": network_name(instance, spec.networks[0]) if spec.networks else None,
+        "network_mode": spec.network_mode or (network_name(instance, spec.networks[0])
+                                              if spec.networks else None),
+        "pid_mode": spec.pid,
+        "privileged": spec.privileged,
+        "cap_add": list(spec.cap_add) or None,
+        "devices": list(spec.devices) or None,
         "device_requests": [DeviceRequest(
             driver=g.driver, count=g.count or 0, device_ids=list(g.device_ids) or None,
             capabilities=[list(g.capabilities)], options=dict(g.options))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from app.desired_state import (
-    DesiredState, DesiredStateError, digest_of, load_directory, tree_signature,
+    DesiredState, DesiredStateError, LoadSettings, digest_of, load_directory, tree_signature,
 )
 from app.desired_state.revision import Revision, revision_of
 from app.engine.docker_engine import DockerEngine
@@ -69,10 +69,12 @@ class Reconciler:
 
     def __init__(self, *, store: Store, engine: DockerEngine, desired_dir: Path,
                  stable_period: float, health: HealthMonitor,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 load_settings: LoadSettings | None = None) -> None:
         self.store = store
         self.engine = engine
         self.desired_dir = desired_dir
+        self.load_settings = load_settings or LoadSettings(instance=engine.instance)
         self.stable_period = stable_period
         self.health = health
         self.clock = clock
@@ -164,10 +166,11 @@ class Reconciler:
         self._revision_checked = time.monotonic()
         now = self.clock()
         try:
-            desired = load_directory(self.desired_dir, instance=self.engine.instance)
-        except DesiredStateError as err:
+            desired = load_directory(self.desired_dir, self.load_settings)
+        except Exception as err:  # noqa: BLE001 - any failure to load keeps the last good state
             metrics.LOAD_ERRORS.inc()
-            self._load_error = "\n".join(str(e) for e in err.errors)
+            self._load_error = "\n".join(str(e) for e in err.errors) \
+                if isinstance(err, DesiredStateError) else _unexpected(err)
             log.error("desired state at %s rejected, last good state kept:\n%s",
                       revision.describe(), self._load_error)
             with self.store.session() as session:
@@ -325,6 +328,12 @@ class Reconciler:
         self._closed = True
         with self._lock:
             self.engine.close()
+
+
+def _unexpected(err: Exception) -> str:
+    """A load that failed in an unforeseen way, said as a load error (never a stack trace)."""
+    log.exception("loading the desired state failed unexpectedly")
+    return f"loading the desired state failed: {type(err).__name__}: {err}"[:1000]
 
 
 def _probe_targets(desired: DesiredState, primaries: Mapping[str, ObservedContainer | None],

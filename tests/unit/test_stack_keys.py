@@ -159,13 +159,12 @@ def test_depends_on_conditions(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("body, expected", [
-    ("    image: x\n    network_mode: host\n",
-     "services.yaml:5: services.s.network_mode: network_mode is refused: it gives a container "
-     "power over the host; the host-access policy that can allow it is not built yet; use "
-     "networks: instead"),
-    ("    image: x\n    privileged: true\n",
-     "services.yaml:5: services.s.privileged: privileged is refused: it gives a container "
-     "power over the host; the host-access policy that can allow it is not built yet"),
+    ("    image: x\n    network_mode: bridge\n",
+     "services.yaml:5: services.s.network_mode: must be host or none; to share a network use "
+     "networks:"),
+    ("    image: x\n    ipc: host\n",
+     "services.yaml:5: services.s.ipc: ipc is not supported: sharing the host's or another "
+     "container's IPC namespace breaks the isolation Steward's host-access policy keeps"),
     ("    image: x\n    restart: always\n",
      "services.yaml:5: services.s.restart: restart is Steward's job: remove it and tune "
      "restart_policy: instead"),
