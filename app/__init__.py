@@ -16,6 +16,7 @@ from app.api.ops.routes import registry_for
 from app.api.services.cache import ServiceListCache
 from app.config import ROOT, desired_state_dir, load_config
 from app.desired_state.follow import FileWatcher, GitFollower
+from app.desired_state.loader import LoadSettings
 from app.engine.docker_engine import DockerEngine
 from app.notify import Notifier
 from app.extensions import Api
@@ -128,7 +129,8 @@ def _build_steward(config: Mapping[str, Any]) -> Steward:
                                checkout=Path(config["GIT_CHECKOUT"]),
                                interval=config["GIT_POLL"], on_result=lambda result: None)
     reconciler = Reconciler(store=store, engine=engine, health=health, desired_dir=desired_dir,
-                            stable_period=config["STABLE_PERIOD"])
+                            stable_period=config["STABLE_PERIOD"],
+                            load_settings=LoadSettings.from_config(config))
     scheduler = ReconcileScheduler(reconciler, interval=config["RECONCILE_INTERVAL"])
     urls = [u.strip() for u in config["WEBHOOK_URLS"].split(",") if u.strip()]
     notifier = Notifier(store, urls, instance=config["INSTANCE"], clock=utcnow,

@@ -74,11 +74,12 @@ def serve(host: str | None, port: int | None) -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def validate(path: Path | None) -> None:
     """Check desired-state files without touching the store or Docker (exit 1 on errors)."""
-    from app.desired_state import DesiredStateError, load_directory
+    from app.desired_state import DesiredStateError, LoadSettings, load_directory
 
-    root = path or desired_state_dir(load_config())
+    config = load_config()
+    root = path or desired_state_dir(config)
     try:
-        desired = load_directory(root)
+        desired = load_directory(root, LoadSettings.from_config(config))
     except DesiredStateError as err:
         for error in err.errors:
             click.echo(str(error), err=True)
