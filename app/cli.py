@@ -221,7 +221,7 @@ def _apply_local(request: dict) -> dict:
 def import_compose_command(compose_file: Path, output: Path | None,
                            category: str | None) -> None:
     """Write desired-state YAML for the services of a docker-compose file."""
-    from app.desired_state import DesiredStateError, load_directory
+    from app.desired_state import DesiredStateError, LoadSettings, load_directory
     from app.desired_state.compose import ComposeError, import_compose
     from app.desired_state.interpolate import variables_for
 
@@ -243,19 +243,21 @@ def import_compose_command(compose_file: Path, output: Path | None,
     # The file on its own must validate, with its paths as seen from a directory of its own
     # and the variables Steward would have there (its environment over the .env beside it).
     variables, _ = variables_for(target.resolve().parent)
+    config = load_config()
+    settings = LoadSettings.from_config(config)  # and the operator's host-access policy
     with tempfile.TemporaryDirectory() as directory:
         alone = Path(directory).resolve() / (target.resolve().parent.name or "desired_state")
         alone.mkdir()  # named like the target's directory, which errors name
         again = import_compose(compose_file, category, alone)
         (alone / target.name).write_text(again.to_yaml(compose_file.name))
         try:
-            load_directory(alone, environ=variables)
+            load_directory(alone, settings, environ=variables)
         except DesiredStateError as err:
             click.echo("it does not validate yet:", err=True)
             for error in err.errors:
                 click.echo(f"  {error}", err=True)
             sys.exit(1)
-    click.echo(f"review it, then move it into {desired_state_dir(load_config())}/")
+    click.echo(f"review it, then move it into {desired_state_dir(config)}/")
 
 
 @main.group()

@@ -16,6 +16,7 @@ _VOLUME_OPTIONS = {"ro", "rw", "z", "Z"}
 _DEVICE_KEYS = ("driver", "count", "device_ids", "capabilities", "options")
 _LOG_DRIVERS = ("json-file", "local", "none")
 _LOG_OPTIONS = ("max-size", "max-file", "compress")
+_HOST_VALUES = {"network_mode": ("host", "none"), "pid": ("host",)}
 
 
 def masked(text: str) -> str:
@@ -152,3 +153,39 @@ def logging(value: dict, notes: list[str]) -> dict[str, Any] | None:
         notes.append(f"logging options {', '.join(dropped)}: not carried over")
     kept = {k: str(v) for k, v in options.items() if k in _LOG_OPTIONS}
     return {"driver": driver, **({"options": kept} if kept else {})}
+
+
+def host_access(raw: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """`privileged`, `cap_add`, `devices`, `network_mode` and `pid` as written, where Steward
+    has the value; whether they run is the operator's grant (STEWARD_HOST_ACCESS), never the
+    file's, so the note names the grants the service needs."""
+    kept: dict[str, Any] = {}
+    for key in ("privileged", "cap_add", "devices", "network_mode", "pid"):
+        value = raw.get(key)
+        if key == "devices" and value:
+            value = [d for d in (_device(v, notes) for v in value) if d]
+        if key in _HOST_VALUES and value is not None and value not in _HOST_VALUES[key]:
+            notes.append(f"{key} {value}: not supported (only "
+                         f"{' or '.join(_HOST_VALUES[key])}); left out")
+        elif value not in (None, False, []):
+            kept[key] = value
+    grants = (["privileged"] if "privileged" in kept else []) \
+        + [f"cap_add={c}" for c in kept.get("cap_add", [])] \
+        + [f"devices={d.split(':')[0]}" for d in kept.get("devices", [])] \
+        + [f"{k}=host" for k in _HOST_VALUES if kept.get(k) == "host"]
+    if grants:
+        notes.append(f"needs the operator's grant STEWARD_HOST_ACCESS={','.join(grants)} "
+                     "(the host-access policy, docs/security.md)")
+    return kept
+
+
+def _device(value: Any, notes: list[str]) -> str | None:
+    """`/dev/HOST[:/dev/CONTAINER[:rwm]]` from either form; CDI names are not supported."""
+    if isinstance(value, dict):
+        value = ":".join(str(value[k]) for k in ("source", "target", "permissions")
+                         if value.get(k))
+    if not str(value).startswith("/dev/"):
+        notes.append(f"device {value}: only /dev paths are supported (for GPUs use gpus:); "
+                     "left out")
+        return None
+    return str(value)

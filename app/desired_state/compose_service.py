@@ -28,7 +28,8 @@ _MONITORING = re.compile(r"prometheus|grafana|loki|alertmanager|node-exporter|ca
 _PASSTHROUGH = {"image", "working_dir", "hostname", "stop_signal",
                 "init", "shm_size", "ulimits", "extra_hosts", "read_only", "cap_drop"}
 #: Keys read with the whole service in view (they interact), not by a key's handler.
-_WHOLE_SERVICE = {"deploy", "gpus", "mem_limit", "cpus", "restart"}
+_WHOLE_SERVICE = {"deploy", "gpus", "mem_limit", "cpus", "restart", "privileged", "cap_add",
+                  "devices", "network_mode", "pid"}
 _NOT_NEEDED = {"expose": "not needed: services on one network reach every port by name",
                "links": "not needed: every service is reachable by its name on its network"}
 _NO_NEW_PRIVILEGES = {"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"}
@@ -37,7 +38,8 @@ _ORDER = ("category", "enabled", "image", "build", "command", "entrypoint", "use
           "working_dir", "hostname", "environment", "env_file", "ports", "volumes", "tmpfs",
           "networks", "depends_on", "healthcheck", "restart_policy", "init", "stop_signal",
           "stop_grace_period", "deploy", "gpus", "shm_size", "ulimits", "labels",
-          "extra_hosts", "read_only", "cap_drop", "security_opt", "logging")
+          "extra_hosts", "read_only", "cap_drop", "security_opt", "logging", "privileged",
+          "cap_add", "devices", "network_mode", "pid")
 
 
 def steward_name(name: str) -> str:
@@ -114,6 +116,7 @@ def convert_service(name: str, raw: dict[str, Any], ctx: Context,
             unknown.append(key)
     notes += [f"{key}: not carried over (Steward has no equivalent)" for key in sorted(unknown)]
     _resources(raw, service, notes)
+    service.update(host.host_access(raw, notes))
     policy = lifecycle.restart_policy(raw, name in ctx.one_shots, notes)
     if policy:
         service["restart_policy"] = policy

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from app.cli import main
 from app.desired_state import DesiredStateError, load_directory
 from app.desired_state.compose import ComposeError, import_compose, needed_variables
+from app.desired_state.host_access import HostPolicy
 from app.desired_state.schema import REFUSED_KEYS
 from app.desired_state.spec import DeviceRequest, Dependency
 from tests.conftest import ROOT
@@ -282,6 +283,32 @@ def test_depends_on_follows_renames_and_needs_a_usable_check(tmp_path: Path) -> 
         "state"]
     assert imported.notes["web-2"][0] == \
         "renamed from 'web': its cleaned name clashed with another service"
+
+
+def test_host_access_keys_carry_over_and_run_only_with_the_operators_grant(
+        tmp_path: Path, desired_dir: Path) -> None:
+    path = compose(tmp_path, yaml.safe_dump({"services": {"s": {
+        "image": "x", "privileged": True, "cap_add": ["NET_ADMIN"], "pid": "host",
+        "network_mode": "service:vpn",
+        "devices": ["/dev/dri:/dev/dri", "nvidia.com/gpu=all",
+                    {"source": "/dev/kfd", "target": "/dev/kfd", "permissions": "rwm"}]}}}))
+    imported = import_compose(path, target_dir=desired_dir)
+    assert imported.services["s"] == {
+        "category": "ai", "image": "x", "privileged": True, "cap_add": ["NET_ADMIN"],
+        "devices": ["/dev/dri:/dev/dri", "/dev/kfd:/dev/kfd:rwm"], "pid": "host"}
+    assert imported.notes["s"] == [
+        "device nvidia.com/gpu=all: only /dev paths are supported (for GPUs use gpus:); "
+        "left out",
+        "network_mode service:vpn: not supported (only host or none); left out",
+        "needs the operator's grant STEWARD_HOST_ACCESS=privileged,cap_add=NET_ADMIN,"
+        "devices=/dev/dri,devices=/dev/kfd,pid=host (the host-access policy, "
+        "docs/security.md)"]
+    (desired_dir / "s.yaml").write_text(imported.to_yaml("docker-compose.yml"))
+    with pytest.raises(DesiredStateError, match="privileged needs the operator's grant"):
+        load_directory(desired_dir, environ={})
+    grants = HostPolicy.from_settings(
+        grants="privileged,cap_add=NET_ADMIN,devices=/dev/dri,devices=/dev/kfd,pid=host")
+    assert load_directory(desired_dir, environ={}, policy=grants).services["s"].privileged
 
 
 def test_needed_variables_are_told_apart_from_escaped_dollars() -> None:
