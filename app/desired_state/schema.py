@@ -41,7 +41,9 @@ class StrictSchema(Schema):
 
 
 class HttpCheckSchema(StrictSchema):
-    path = fields.Str(load_default="/", validate=validate.Regexp(r"^/", error="must start with /"))
+    path = fields.Str(load_default="/", validate=validate.Regexp(
+        r"^/[\x21-\x7e]*$", error="must start with / and hold no spaces or control "
+                                  "characters (percent-encode them)"))
     port = fields.Int(validate=validate.Range(1, 65535))
 
 

@@ -82,7 +82,7 @@ class DockerEngine:
             all=True, filters={"label": f"{LABEL_INSTANCE}={self.instance}"}), "list containers")
         observed = []
         for summary in summaries:
-            container = _from_summary(summary)
+            container = _from_summary(summary, f"{self.instance}_default")
             if known.get(container.id) != container.signature:
                 container = self._inspect(container) or container
             observed.append(container)
@@ -158,7 +158,7 @@ class DockerEngine:
             started_at=_parse_time(state.get("StartedAt")),
             finished_at=_parse_time(state.get("FinishedAt")),
             exit_code=state.get("ExitCode") if state["Status"] != "running" else None,
-            oom_killed=bool(state.get("OOMKilled")),
+            oom_killed=bool(state.get("OOMKilled")), address=seen.address,
         )
 
     # -- writes ------------------------------------------------------------------------------
@@ -382,7 +382,17 @@ def _event_from(raw: Mapping[str, Any]) -> ContainerEvent | None:
                           action=action.split(":", 1)[0])
 
 
-def _from_summary(summary: Mapping[str, Any]) -> ObservedContainer:
+def _address(summary: Mapping[str, Any], preferred: str) -> str | None:
+    """The container's IP on `preferred` (the instance network), else on any network."""
+    networks = (summary.get("NetworkSettings") or {}).get("Networks") or {}
+    ordered = [networks[preferred]] if preferred in networks else []
+    for endpoint in ordered + list(networks.values()):
+        if (endpoint or {}).get("IPAddress"):
+            return endpoint["IPAddress"]
+    return None
+
+
+def _from_summary(summary: Mapping[str, Any], network: str) -> ObservedContainer:
     labels = summary.get("Labels") or {}
     status = summary.get("Status") or ""
     health = _HEALTH_IN_STATUS.search(status)
@@ -402,6 +412,7 @@ def _from_summary(summary: Mapping[str, Any]) -> ObservedContainer:
         if health else None,
         exit_code=int(exit_match.group(1)) if exit_match else None,
         created=str(summary.get("Created", "")).rjust(12, "0"),
+        address=_address(summary, network),
     )
 
 

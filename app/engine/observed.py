@@ -27,6 +27,8 @@ class ObservedContainer:
     exit_code: int | None = None
     oom_killed: bool = False
     created: str = ""
+    #: Its IP address on Steward's network, where Steward's own health probes reach it.
+    address: str | None = None
 
     @property
     def running(self) -> bool:

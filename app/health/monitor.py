@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 from app import metrics
 from app.desired_state.spec import HealthCheck
-from app.health.probes import probe
+from app.health.probes import Address, probe
 from app.store.db import Store
 from app.store.runtime import record_probe
 
@@ -31,6 +31,7 @@ class Target:
     check: HealthCheck
     container_id: str
     started_at: datetime | None
+    address: Address | None = None
 
     @property
     def run(self) -> tuple[str, datetime | None]:
@@ -82,7 +83,7 @@ class HealthMonitor:
     def _probe(self, target: Target) -> None:
         try:
             with metrics.PROBE_DURATION.labels(target.check.kind).time():
-                result = probe(target.check)
+                result = probe(target.check, target.address)
             now = self.clock()
             in_grace = target.started_at is None or \
                 now - target.started_at < timedelta(seconds=target.check.start_period)

@@ -24,7 +24,9 @@ from app.desired_state.revision import Revision, revision_of
 from app.engine.docker_engine import DockerEngine
 from app.engine.observed import ObservedContainer
 from app.errors import EngineUnavailable
+from app.desired_state.spec import ServiceSpec
 from app.health.monitor import HealthMonitor, Target
+from app.health.probes import Address
 from app import metrics
 from app.reconcile import policy
 from app.reconcile.actions import Plan
@@ -345,8 +347,22 @@ def _probe_targets(desired: DesiredState, primaries: Mapping[str, ObservedContai
         if container is None or not container.running or check is None \
                 or check.kind == "command" or name not in views:
             continue
-        targets.append(Target(name, check, container.id, views[name].started_at))
+        targets.append(Target(name, check, container.id, views[name].started_at,
+                              probe_address(desired.services[name], container)))
     return targets
+
+
+def probe_address(spec: ServiceSpec, container: ObservedContainer) -> Address | None:
+    """Where Steward's probe reaches the container itself. The check's port may be written
+    as a published host port (the default is the first one): it is probed on the container
+    port it maps to, at the container's address, so docker-proxy is never in the way."""
+    port = spec.healthcheck.port if spec.healthcheck else None
+    if port is None:
+        return None
+    if spec.network_mode == "host":
+        return Address("127.0.0.1", port)
+    inside = next((p.container_port for p in spec.ports if p.host_port == port), port)
+    return Address(container.address, inside) if container.address else None
 
 
 @dataclass(frozen=True)

@@ -119,8 +119,10 @@ def test_an_unhealthy_http_service_is_restarted(make_server: Callable[..., LiveS
     web = wait_for(lambda: (s := server.service("web"))["status"] == "running" and s,
                    what="web healthy again")
     assert (web["failure_count"], web["restart_count"]) == (1, 1)
-    assert web["last_failure"] == \
-        f"unhealthy: GET http://127.0.0.1:{port}/health -> HTTP 404"
+    address = containers(docker_client, instance)["web"].attrs["NetworkSettings"]["Networks"][
+        f"{instance}_default"]["IPAddress"]
+    assert web["last_failure"] == f"unhealthy: GET http://{address}:8080/health -> HTTP 404", \
+        "probed at the container itself, not through the published port"
     restart = next(e for e in web["events"] if e["kind"] == "restart")
     assert restart["message"] == web["last_failure"]
 

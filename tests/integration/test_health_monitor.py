@@ -16,7 +16,7 @@ import pytest
 
 from app.desired_state.spec import HealthCheck
 from app.health.monitor import HealthMonitor, Target
-from app.health.probes import probe
+from app.health.probes import Address, probe
 from app.steward import Steward, utcnow
 from app.store.models import RuntimeState
 from app.store.runtime import transitions_of
@@ -74,6 +74,11 @@ def running(steward: Steward, desired_dir: Path, *names: str) -> None:
                 STARTED
 
 
+def local(port: int) -> Address:
+    """These listeners stand in for containers on 127.0.0.1."""
+    return Address("127.0.0.1", port)
+
+
 def health_of(steward: Steward, name: str) -> RuntimeState:
     with steward.store.reader() as session:
         return session.get(RuntimeState, name)
@@ -86,8 +91,9 @@ def test_a_hanging_service_never_delays_the_checks_of_another(
     monitor = HealthMonitor(steward.store, clock=utcnow)
     monitor.watch([
         Target("slow", HealthCheck("http", 0.2, 3.0, 0, 3, path="/", port=slow.port),
-               "slow-id", STARTED),
-        Target("fast", HealthCheck("tcp", 0.2, 1.0, 0, 3, port=fast.port), "fast-id", STARTED),
+               "slow-id", STARTED, local(slow.port)),
+        Target("fast", HealthCheck("tcp", 0.2, 1.0, 0, 3, port=fast.port), "fast-id", STARTED,
+               local(fast.port)),
     ])
     monitor.start()
     try:
@@ -107,7 +113,7 @@ def test_flips_between_passing_and_failing_are_noted_for_flapping(
         port = server.getsockname()[1]
         check = HealthCheck("tcp", 0.05, 1.0, 0, 3, port=port)
         monitor = HealthMonitor(steward.store, clock=utcnow)
-        monitor.watch([Target("web", check, "web-id", STARTED)])
+        monitor.watch([Target("web", check, "web-id", STARTED, local(port))])
         for future in monitor.probe_due():
             future.result()
     assert health_of(steward, "web").health == "healthy"
@@ -128,9 +134,9 @@ def test_a_verdict_about_a_replaced_container_is_dropped(steward: Steward,
     changes: list[str] = []
     monitor = HealthMonitor(steward.store, clock=utcnow, on_change=changes.append)
     with socket.create_server(("127.0.0.1", 0)) as server:
-        monitor.watch([Target("web", HealthCheck("tcp", 1, 1, 0, 3,
-                                                 port=server.getsockname()[1]),
-                              "an-older-container", STARTED)])
+        port = server.getsockname()[1]
+        monitor.watch([Target("web", HealthCheck("tcp", 1, 1, 0, 3, port=port),
+                              "an-older-container", STARTED, local(port))])
         for future in monitor.probe_due():
             future.result()
     assert health_of(steward, "web").health is None and changes == []
@@ -151,6 +157,8 @@ def test_an_http_check_has_one_deadline_even_for_a_server_that_trickles() -> Non
 
         sender = threading.Thread(target=trickle, daemon=True)
         sender.start()
-        result = probe(HealthCheck("http", 1, 1.0, 0, 1, path="/", port=server.getsockname()[1]))
+        port = server.getsockname()[1]
+        result = probe(HealthCheck("http", 1, 1.0, 0, 1, path="/", port=port),
+                       Address("127.0.0.1", port))
         sender.join(timeout=10)
     assert (result.ok, result.detail.endswith("failed: timed out")) == (False, True), result

@@ -8,6 +8,7 @@ like this". Containers, networks and built images are removed by the `instance` 
 from __future__ import annotations
 
 import json
+import socket
 from datetime import datetime
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from app.engine.options import labels
 from app.steward import Steward
 from app.store.models import RuntimeState
 from tests.helpers import containers_of, write_state
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 
@@ -222,3 +223,25 @@ def test_a_container_made_before_networks_is_moved_onto_the_network(
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text[:26].rstrip("Z") + "+00:00")
+
+
+def test_a_tcp_check_fails_when_the_listener_is_gone_though_docker_proxy_accepts(
+        steward: Steward, client: FlaskClient, desired_dir: Path, test_image: str,
+        docker_client: docker.DockerClient, instance: str) -> None:
+    port = free_port()
+    write_state(desired_dir, f"services:\n  web:\n    category: ai\n    image: {test_image}\n"
+                "    command: [\"sh\", \"-c\", \"mkdir -p /www && httpd -p 8080 -h /www && "
+                "exec sleep 3600\"]\n    init: true\n    stop_grace_period: 1s\n"
+                f"    ports: [\"{port}:8080\"]\n"
+                "    healthcheck: {tcp: {}, interval: 0.5s, timeout: 1s, retries: 1}\n")
+    steward.start_background()
+    wait_for(lambda: status(client, "web") == "running", what="web healthy")
+    web = containers_of(docker_client, instance)["web"]
+    assert web.exec_run(["killall", "httpd"]).exit_code == 0
+    with socket.create_connection(("127.0.0.1", port), timeout=2):
+        pass  # docker-proxy still accepts on the host side: a probe there would pass
+    detail = wait_for(lambda: (d := client.get("/api/system/services/web").get_json())
+                      ["restart_count"] >= 1 and d, what="the dead listener to be noticed")
+    address = web.attrs["NetworkSettings"]["Networks"][f"{instance}_default"]["IPAddress"]
+    assert detail["last_failure"].startswith(
+        f"unhealthy: tcp connect to {address}:8080 failed")
