@@ -210,7 +210,7 @@ def _build_spec(file: str, base: Path, root: Path, name: Any, document: LineDict
                 errors: list[LoadError]) -> ServiceSpec | None:
     services = document["services"]
     node = services[name]
-    if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
         errors.append(LoadError(file, services.key_lines.get(name, 1), f"services.{name}",
                                 f"invalid service name; use {NAME_RULE}"))
         return None

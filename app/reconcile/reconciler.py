@@ -306,7 +306,7 @@ class Reconciler:
         drift = {n: drifted_fields(desired.services[n], c) for n, c in primaries.items() if c}
         with self.store.session() as session:
             rows = runtime_rows(session)
-            record_observations(rows, primaries, docker_checked, drift, now)
+            record_observations(session, rows, primaries, docker_checked, drift, now)
             set_engine_status(session, reachable=True, detail=None, now=now)
             pauses = pauses_by_service(session, now)
             views = {name: to_view(row, pauses.get(name)) for name, row in rows.items()}

@@ -44,11 +44,14 @@ def _note_transition(row: RuntimeState, now: datetime) -> None:
     row.health_transitions = [*(row.health_transitions or ()), now.isoformat()][-MAX_TRANSITIONS:]
 
 
-def record_observations(rows: Mapping[str, RuntimeState],
+def record_observations(session: Session, rows: Mapping[str, RuntimeState],
                         observed: Mapping[str, ObservedContainer | None],
                         docker_checked: Collection[str], drift: Mapping[str, Iterable[str]],
                         now: datetime) -> None:
     """Store each service's container facts, keeping details a list call lacks.
+
+    A container Steward has no record of (made just before Steward was killed, or by an
+    earlier store) is adopted with a `create` event, so the history says where it came from.
 
     A new container, or the same one started again, begins with a clean health record.
     Health of services in `docker_checked` is Docker's own HEALTHCHECK verdict; the
@@ -57,6 +60,10 @@ def record_observations(rows: Mapping[str, RuntimeState],
     """
     for name, row in rows.items():
         container = observed.get(name)
+        if container is not None and container.id != row.container_id:
+            record_event(session, service=name, kind="create", at=now,
+                         message=f"adopted container {container.id[:12]}, which Steward has no "
+                                 "record of creating (made before Steward last stopped?)")
         new_run = container is None or container.id != row.container_id or \
             (container.started_at is not None and container.started_at != row.started_at)
         row.container_id = container.id if container else None

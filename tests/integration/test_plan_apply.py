@@ -160,8 +160,12 @@ def test_import_compose_gives_files_that_validate_and_apply(
                            str(desired_dir / "shop.yaml"))
     assert imported.returncode == 0, imported.stderr
     assert f"wrote 2 service(s) to {desired_dir / 'shop.yaml'}" in imported.stdout
-    assert "web_app: networks: not carried over (Steward has no equivalent)" in imported.stdout
+    assert "networks" not in imported.stdout, "networks carry over, so no note about them"
+    assert "web_app: deploy replicas 2: Steward runs one container per service" in \
+        imported.stdout
     assert steward_cli("validate").returncode == 0
     applied = steward_cli("apply", "--wait", "--timeout", "60")
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert sorted(containers(docker_client, instance)) == ["db", "web_app"]
+    made = containers(docker_client, instance)
+    assert sorted(made) == ["db", "web_app"]
+    assert f"{instance}_backend" in made["web_app"].attrs["NetworkSettings"]["Networks"]

@@ -245,3 +245,22 @@ def test_a_tcp_check_fails_when_the_listener_is_gone_though_docker_proxy_accepts
     address = web.attrs["NetworkSettings"]["Networks"][f"{instance}_default"]["IPAddress"]
     assert detail["last_failure"].startswith(
         f"unhealthy: tcp connect to {address}:8080 failed")
+
+
+def test_a_container_steward_has_no_record_of_is_adopted_with_a_create_event(
+        steward: Steward, client: FlaskClient, desired_dir: Path, test_image: str,
+        docker_client: docker.DockerClient, instance: str) -> None:
+    """As after a kill -9 between Docker creating a container and Steward recording it."""
+    write_state(desired_dir, f"services:\n  w: {{category: ai, image: {test_image}, "
+                             "command: [sleep, '3600'], init: true, stop_grace_period: 1s}\n")
+    spec = load_directory(desired_dir, instance=instance).services["w"]
+    steward.reconciler.run_pass()  # the network exists, the service runs
+    containers_of(docker_client, instance)["w"].remove(force=True)
+    unrecorded = docker_client.containers.run(
+        test_image, ["sleep", "3600"], detach=True, init=True, name=f"{instance}-w",
+        labels=labels(instance, spec), network=f"{instance}_default")
+    result = steward.reconciler.run_pass()
+    assert result.plan.render() == "nothing to do", "adopted as it is"
+    events = client.get("/api/system/events?service=w&kind=create").get_json()["events"]
+    assert events[0]["message"] == (f"adopted container {unrecorded.id[:12]}, which Steward has "
+                                    "no record of creating (made before Steward last stopped?)")
