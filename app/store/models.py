@@ -98,6 +98,36 @@ class RuntimeState(Base):
     wait_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Container fields that differ from the desired spec (the next pass recreates it).
     drift: Mapped[list | None] = mapped_column(JSON)
+    #: The full spec the service's container was last made from (for `steward rollback`).
+    applied_spec: Mapped[dict | None] = mapped_column(JSON)
+    #: An operator's rollback: this spec runs instead of the desired one while the desired
+    #: spec's hash is still `pinned_for_hash`.
+    pinned_spec: Mapped[dict | None] = mapped_column(JSON)
+    pinned_for_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class Rollout(Base):
+    """One health-gated replacement of a running service's container, and how it ended."""
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service: Mapped[str] = mapped_column(String(64), index=True)
+    #: in_progress, succeeded, rolled_back or paused
+    state: Mapped[str] = mapped_column(String(16))
+    #: start-first or stop-first
+    strategy: Mapped[str] = mapped_column(String(16))
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    candidate_id: Mapped[str | None] = mapped_column(String(64))
+    old_id: Mapped[str | None] = mapped_column(String(64))
+    #: Since when the new container has passed its check without a break (the gate).
+    healthy_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The spec the old container ran, kept when the rollout succeeds.
+    previous_spec: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Pause(Base):
