@@ -8,6 +8,8 @@ last good state stays in force.
 `GitFollower` (optional, `STEWARD_GIT_URL`) keeps Steward's own clone of a remote branch up
 to date: fetch, then fast-forward only. A failed fetch, or a branch whose history no longer
 contains what Steward runs, is reported and never forced; Steward stays where it was.
+It fetches every `interval` seconds, and at once when `wake` is called (a signed push
+webhook, `app/api/git/routes.py`).
 The remote's URL may hold a token (`https://user:TOKEN@host/...`): every result and log
 line shows it through `without_credentials`.
 """
@@ -74,6 +76,7 @@ class GitFollower:
         self.interval = interval
         self.on_result = on_result
         self._stopped = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -133,18 +136,25 @@ class GitFollower:
         self._thread = threading.Thread(target=self._loop, name="steward-git", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """Fetch now instead of at the end of the interval: the git host says a push landed.
+        A wake during a fetch is kept, so a push that fetch missed is fetched right after."""
+        self._wake.set()
+
     def _loop(self) -> None:
         while not self._stopped.is_set():
+            self._wake.clear()  # before the fetch: a push during it wakes the next one
             try:
                 self.on_result(self.sync())
             except Exception as err:  # noqa: BLE001 - keep following whatever one sync hit
                 # No traceback: git's errors carry the URL, and with it any token in it.
                 log.error("following %s failed; trying again: %s", self.shown_url,
                           without_credentials(f"{type(err).__name__}: {err}"))
-            self._stopped.wait(self.interval)
+            self._wake.wait(self.interval)
 
     def stop(self) -> None:
         self._stopped.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
