@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from app.desired_state import sealed
+from app.desired_state.age_secrets import Keyring, SecretError
 from app.desired_state.interpolate import read_env_file
 from app.desired_state.spec import (
     CATEGORY_RESTART_DEFAULTS, DEFAULT_NETWORK, BuildSpec, DeviceRequest, Dependency,
@@ -111,18 +113,40 @@ def _pairs(items: list[list[str]]) -> tuple[tuple[str, str], ...]:
 
 
 def _environment(data: dict, base: Path, problems: Problems) -> tuple[tuple[str, str], ...]:
-    """`env_file` values first, in order, then `environment:` over them (as Compose does)."""
+    """`env_file` values first, in order, then `environment:` over them (as Compose does).
+
+    Secrets stay ciphertext: an encrypted env file (`*.age`) is one entry the engine expands
+    (`sealed.env_file_key`), and the plain values it overrides are dropped. Each one must
+    decrypt with the host's key now, so a wrong key is an error at load, with its line.
+    """
+    keyring = Keyring.from_environment()
     merged: dict[str, str] = {}
     for index, name in enumerate(data.get("env_file", [])):
         path = base / os.path.expanduser(name)
         if not path.is_file():
             problems.add(("env_file", index), f"{name} not found (relative to this file)")
             continue
+        if sealed.is_env_file(name):
+            try:
+                armored, names = keyring.open_env_file(path)
+            except SecretError as err:
+                problems.add(("env_file", index), f"{name}: {err}")
+                continue
+            for key in names:
+                merged.pop(key, None)
+            merged[sealed.env_file_key(index, name)] = armored
+            continue
         values, errors = read_env_file(path)
         for number, message in errors:
             problems.add(("env_file", index), f"{name}:{number}: {message}")
         merged.update(values)
     merged.update(dict(data["environment"]))
+    for key, value in data["environment"]:
+        if sealed.is_sealed(value):
+            try:
+                keyring.decrypt(value)
+            except SecretError as err:
+                problems.add(("environment", key), str(err))
     return tuple(sorted(merged.items()))
 
 

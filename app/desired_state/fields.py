@@ -11,6 +11,8 @@ from typing import Any, Mapping
 
 from marshmallow import ValidationError, fields
 
+from app.desired_state.sealed import Sealed, is_sealed
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)b?\s*$", re.IGNORECASE)
@@ -77,10 +79,17 @@ def _split_env_item(item: Any) -> tuple[str, str]:
         raise ValidationError("an item is not of the form NAME=value (the item is not shown, "
                               "since it may hold a secret)")
     key, _, val = item.partition("=")
-    return key, val
+    return key, _env_value(key, val)
 
 
 def _env_value(key: Any, value: Any) -> str:
+    """A `!age` value stays ciphertext (decrypted only for the container); untagged
+    ciphertext is refused, so that the tag alone says what is secret."""
+    if isinstance(value, Sealed):
+        return value.armored
+    if is_sealed(value):
+        raise ValidationError(f"value of {key!r} is age ciphertext without its tag; write "
+                              f"{key}: !age | and the block below it")
     if isinstance(value, (dict, list)):
         raise ValidationError(f"value of {key!r} must be a string, number or boolean")
     if value is None:

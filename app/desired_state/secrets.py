@@ -1,5 +1,6 @@
 """What to keep out of sight when Steward shows a spec: values of secret-looking names,
-passwords inside URLs and connection strings, and secret-looking command-line options.
+passwords inside URLs and connection strings, and secret-looking command-line options;
+age-encrypted values (see `sealed`) show as a fingerprint of their ciphertext.
 
 Used wherever Steward shows a spec or a value from one (the service page, plan diffs,
 container labels, log lines, the followed remote), never where it runs one.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Iterable
+
+from app.desired_state import sealed
 
 SECRET_NAME = re.compile(r"pass|pwd|secret|token|key|cred|login|private|auth|cert|dsn",
                          re.IGNORECASE)
@@ -34,7 +37,10 @@ def is_secret(name: str) -> bool:
 
 
 def shown(name: str, value: str) -> str:
-    """An environment value as it may be shown."""
+    """An environment value as it may be shown; an age-encrypted one as the fingerprint of
+    its ciphertext, whatever its name, so a reader sees that it changed."""
+    if sealed.is_sealed(value):
+        return sealed.fingerprint(value)
     return MASK if is_secret(name) else without_credentials(value)
 
 

@@ -9,6 +9,8 @@ from typing import Any, Sequence
 
 import yaml
 
+from app.desired_state import sealed
+
 
 class LineDict(dict):
     """A mapping that knows the line of itself and of each of its keys and values."""
@@ -68,6 +70,17 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
                             _LineLoader.construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
                             _LineLoader.construct_sequence)
+
+
+def _construct_sealed(loader: _LineLoader, node: yaml.Node) -> sealed.Sealed:
+    """`!age |` and its armored ciphertext; anything else there is an error at its line."""
+    try:
+        return sealed.from_yaml(node.value if isinstance(node, yaml.ScalarNode) else None)
+    except ValueError as err:
+        raise YamlSyntaxError(node.start_mark.line + 1, str(err)) from None
+
+
+_LineLoader.add_constructor(sealed.TAG, _construct_sealed)
 
 
 #: Bounds on one document, checked on the node graph before any value is built: an alias
