@@ -18,11 +18,13 @@ from app.config import ROOT, desired_state_dir, load_config
 from app.desired_state.follow import FileWatcher, GitFollower
 from app.desired_state.loader import LoadSettings
 from app.engine.docker_engine import DockerEngine
+from app.engine.stats import STATS_INTERVAL, StatsCollector
 from app.notify import Notifier
 from app.extensions import Api
 from app.guard import check_body, check_host
 from app.headers import add_security_headers
 from app.logs import configure_logging
+from app.metrics import StatsMetrics
 from app.ratelimit import RefusalLimiter, count_refusal, refuse_limited_client
 from app.retention import EventPruner
 from app.health.monitor import HealthMonitor
@@ -34,7 +36,7 @@ from app.store.db import Store
 from app.web import format as web_format
 from app.web import routes as web_routes
 from app.web.feed import FleetFeed
-from app.web.fleet import Fleet, pending_lines, read_fleet
+from app.web.fleet import Fleet, read_for
 
 DOCS_ASSETS = "/api/docs/assets/"
 #: No request body Steward accepts is anywhere near this; larger ones get 413.
@@ -74,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(app.config["LOG_LEVEL"])
     steward = _build_steward(app.config)
     steward.metrics = registry_for(steward.store)
+    steward.metrics.register(StatsMetrics(steward.stats))
     steward.service_list = ServiceListCache(steward.store)
     app.extensions["steward"] = steward
     try:
@@ -101,8 +104,7 @@ def _add_status_page(app: Flask, steward: Steward) -> None:
         app.add_template_filter(getattr(web_format, name), name)
 
     def read() -> Fleet:
-        with steward.store.reader() as session:
-            return read_fleet(session, utcnow(), pending_lines(steward), steward.store.problem)
+        return read_for(steward, utcnow())
 
     steward.feed = FleetFeed(app, read, max_streams=app.config["MAX_STREAMS"])
     app.extensions["steward_feed"] = steward.feed
@@ -142,4 +144,7 @@ def _build_steward(config: Mapping[str, Any]) -> Steward:
     return Steward(store=store, reconciler=reconciler, scheduler=scheduler, health=health,
                    watcher=EventWatcher(engine),
                    files=FileWatcher(desired_dir, lambda: None, config["WATCH_INTERVAL"]),
-                   follower=follower, notifier=notifier, pruner=pruner)
+                   follower=follower, notifier=notifier, pruner=pruner,
+                   stats=StatsCollector(instance=config["INSTANCE"],
+                                        interval=config.get("STATS_INTERVAL", STATS_INTERVAL),
+                                        clock=utcnow))

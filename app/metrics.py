@@ -6,6 +6,7 @@ metrics, which it reads from the store when scraped.
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
 
 PASS_DURATION = Histogram(
     "steward_reconcile_pass_duration_seconds", "Time one reconcile pass took",
@@ -30,3 +31,33 @@ STORE_ERRORS = Counter("steward_store_errors", "Database operations that failed,
 
 PROCESS_METRICS = (PASS_DURATION, PASSES, LAST_SUCCESS, PROBE_DURATION, DOCKER_ERRORS,
                     LOAD_ERRORS, FAILURES, STORE_ERRORS)
+
+
+def stats_families(snapshot: dict) -> tuple:
+    """Gauges of each service's latest CPU and memory sample (`app/engine/stats.py`), built
+    when scraped: a service that stopped simply drops out."""
+    cpu = GaugeMetricFamily("steward_service_cpu_percent", "CPU use between the last two "
+                            "samples, in % of one core", labels=["service"])
+    memory = GaugeMetricFamily("steward_service_memory_bytes", "Memory in use, without the "
+                               "page cache", labels=["service"])
+    limit = GaugeMetricFamily("steward_service_memory_limit_bytes", "The container's memory "
+                              "limit", labels=["service"])
+    for name, samples in sorted(snapshot.items()):
+        latest = samples[-1]
+        if latest.cpu_percent is not None:
+            cpu.add_metric([name], latest.cpu_percent)
+        if latest.memory_bytes is not None:
+            memory.add_metric([name], latest.memory_bytes)
+        if latest.memory_limit_bytes is not None:
+            limit.add_metric([name], latest.memory_limit_bytes)
+    return cpu, memory, limit
+
+
+class StatsMetrics:
+    """A Prometheus collector of the stats collector's latest samples."""
+
+    def __init__(self, stats) -> None:
+        self.stats = stats
+
+    def collect(self) -> tuple:
+        return stats_families(self.stats.snapshot())

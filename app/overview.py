@@ -51,6 +51,11 @@ class ServiceOverview:
     source_file: str
     gpus: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
+    #: For the page: what an operator asked for and the current run's facts.
+    pending_action: str | None = None
+    started_at: datetime | None = None
+    exit_code: int | None = None
+    oom_killed: bool = False
 
 
 def overview_of(record: ServiceRecord | Row, runtime: RuntimeState | Row, now: datetime,
@@ -85,6 +90,8 @@ def overview_of(record: ServiceRecord | Row, runtime: RuntimeState | Row, now: d
         observed_at=runtime.observed_at, source_file=record.source_file,
         gpus=tuple(describe_gpus(spec.get("gpus"))),
         networks=tuple(n["name"] for n in spec.get("networks") or ()),
+        pending_action=runtime.pending_action, started_at=runtime.started_at,
+        exit_code=runtime.exit_code, oom_killed=bool(runtime.oom_killed),
     )
 
 

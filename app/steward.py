@@ -6,14 +6,16 @@ serving, so tests and CLI commands get the same app without a background thread.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from flask import current_app
 
 from app.desired_state.follow import FileWatcher, GitFollower, SyncResult
 from app.engine.docker_engine import ContainerEvent
+from app.engine.stats import StatsCollector
 from app.health.monitor import HealthMonitor
+from app.history import HistoryCache
 from app.notify import Notifier
 from app.reconcile.reconciler import Reconciler, utcnow
 from app.reconcile.scheduler import ReconcileScheduler
@@ -44,6 +46,10 @@ class Steward:
     metrics: Any = None
     #: The serialised service list (`app/api/services/cache.py`); set by the app factory.
     service_list: Any = None
+    #: CPU and memory samples per service (`app/engine/stats.py`).
+    stats: StatsCollector | None = None
+    #: The page's history strips, recomputed as events come (`app/history.py`).
+    history: HistoryCache = field(default_factory=HistoryCache)
 
     def __post_init__(self) -> None:
         """Wire the parts that wake passes to the scheduler."""
@@ -72,6 +78,8 @@ class Steward:
             self.pruner.start()
         if self.feed is not None:
             self.feed.start()
+        if self.stats is not None:
+            self.stats.start()
 
     def trigger(self, only: Iterable[str] | None = None) -> None:
         """Ask for a pass now; without the scheduler (CLI, tests) the next explicit pass acts."""
@@ -96,6 +104,8 @@ class Steward:
     def shutdown(self) -> None:
         """Stop Steward's own threads; the managed containers keep running."""
         self.end_streams()
+        if self.stats is not None:
+            self.stats.stop()
         if self.notifier is not None:
             self.notifier.stop()
         if self.follower is not None:

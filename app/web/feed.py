@@ -41,10 +41,17 @@ class Changes:
     removed: list[str] = field(default_factory=list)
     summary: str | None = None
     banners: str | None = None
+    headline: str | None = None
+    title: str | None = None
+    level: str | None = None
+    #: Each service's CPU and memory cell, apart from its row: it moves every few seconds.
+    stats: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"position": f"{self.epoch}:{self.version}", "rows": self.rows, "removed": self.removed,
-                "summary": self.summary, "banners": self.banners}
+        return {"position": f"{self.epoch}:{self.version}", "rows": self.rows,
+                "removed": self.removed, "summary": self.summary, "banners": self.banners,
+                "headline": self.headline, "title": self.title, "level": self.level,
+                "stats": self.stats}
 
 
 class FleetFeed:
@@ -60,6 +67,8 @@ class FleetFeed:
         self._removed: dict[str, int] = {}
         self._summary: _Part | None = None
         self._banners: _Part | None = None
+        self._headline: _Part | None = None
+        self._stats: dict[str, _Part] = {}
         self._changed = threading.Condition()
         self._stopped = threading.Event()
         self._slots = threading.BoundedSemaphore(max_streams)
@@ -100,23 +109,35 @@ class FleetFeed:
         next_version = self.version + 1
         changed = False
         names = set()
-        for service in fleet.services:
-            names.add(service.name)
-            key = stable_key(service)
-            part = self._rows.get(service.name)
+        for row in fleet.rows:
+            names.add(row.name)
+            key = stable_key(row)
+            part = self._rows.get(row.name)
             if part is None or part.key != key:
-                html = render_template("_service_row.html", service=service, csrf="")
-                self._rows[service.name] = _Part(key, html, next_version)
-                self._removed.pop(service.name, None)
+                html = render_template("_service_row.html", row=row, fleet=fleet, csrf="")
+                self._rows[row.name] = _Part(key, html, next_version)
+                self._removed.pop(row.name, None)
                 changed = True
+            samples = fleet.stats.get(row.name, ())
+            stats = self._stats.get(row.name)
+            if stats is None or stats.key != samples[-1:]:
+                self._stats[row.name] = _Part(samples[-1:], render_template(
+                    "_stats.html", fleet=fleet, name=row.name), next_version)
+                changed = changed or stats is not None
         for gone in set(self._rows) - names:
             del self._rows[gone]
+            self._stats.pop(gone, None)
             self._removed[gone] = next_version
             changed = True
-        summary_key = (fleet.summary,)
+        summary_key = (fleet.page_summary(),)
         if self._summary is None or self._summary.key != summary_key:
             self._summary = _Part(summary_key, render_template("_summary.html", fleet=fleet),
                                   next_version)
+            changed = True
+        head = fleet.headline
+        if self._headline is None or self._headline.key != head:
+            self._headline = _Part(head, render_template("_headline.html", fleet=fleet,
+                                                         filters=None), next_version)
             changed = True
         if self._banners is None or self._banners.key != fleet.banners:
             self._banners = _Part(fleet.banners, render_template("_banners.html", fleet=fleet),
@@ -148,6 +169,12 @@ class FleetFeed:
                 changes.summary = self._summary.html
             if self._banners and self._banners.version > seen:
                 changes.banners = self._banners.html
+            if self._headline and self._headline.version > seen:
+                head = self._headline.key
+                changes.headline, changes.title, changes.level = \
+                    self._headline.html, head.title, head.level
+            changes.stats = {n: p.html for n, p in self._stats.items()
+                             if p.version > seen and n not in changes.rows}
             return changes
 
     def wait(self, seen: int, timeout: float) -> int:

@@ -5,15 +5,18 @@ first render or a live update drew it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from app.desired_state.spec import CATEGORIES
+from app.engine.stats import Sample
+from app.history import HistoryCache
 from app.overview import ServiceOverview, by_category, list_services
 from app.pending import NotObserved, pending_plan
+from app.web.view import Headline, Row, headline, history_state, make_row
 
 if TYPE_CHECKING:
     from app.steward import Steward
@@ -40,15 +43,54 @@ class Fleet:
     state_dirty: bool | None = None
     #: What a pass would change now (one line each), from the latest observation.
     pending: tuple[str, ...] = ()
+    #: The page's view of each service (shown status, reasons, history), in list order.
+    rows: tuple[Row, ...] = ()
+    #: Each running service's resource samples, oldest first (`app/engine/stats.py`).
+    stats: dict[str, tuple[Sample, ...]] = field(default_factory=dict)
+    read_at: datetime | None = None
 
     def by_category(self) -> list[tuple[str, list[ServiceOverview]]]:
         return [(c, [s for s in self.services if s.category == c]) for c in CATEGORIES]
 
+    @property
+    def headline(self) -> Headline:
+        return headline(self.rows)
+
+    def page_summary(self) -> dict[str, dict[str, int]]:
+        """Per category as the page counts: healthy, off (planned) and needing attention;
+        the contract's `summary` stays as it is for the API."""
+        counts = {c: {"total": 0, "healthy": 0, "off": 0, "attention": 0, "starting": 0}
+                  for c in CATEGORIES}
+        for row in self.rows:
+            bucket = counts[row.service.category]
+            bucket["total"] += 1
+            key = {"running": "healthy", "off": "off", "starting": "starting"}.get(
+                row.shown, "attention")
+            bucket[key] += 1
+        return counts
+
+    def latest(self, name: str) -> Sample | None:
+        samples = self.stats.get(name)
+        return samples[-1] if samples else None
+
+
+def read_for(steward: Steward, now: datetime) -> Fleet:
+    """The whole page's data: the fleet, its history strips and its resource figures."""
+    with steward.store.reader() as session:
+        return read_fleet(session, now, pending_lines(steward), steward.store.problem,
+                          history=steward.history,
+                          stats=steward.stats.snapshot() if steward.stats else {})
+
 
 def read_fleet(session: Session, now: datetime, pending: tuple[str, ...] = (),
-               store_problem: StoreProblem | None = None) -> Fleet:
+               store_problem: StoreProblem | None = None, *,
+               history: HistoryCache | None = None,
+               stats: dict[str, tuple[Sample, ...]] | None = None) -> Fleet:
     """`store_problem`: the database's last failure (`Store.problem`), shown first."""
     services = list_services(session, now)
+    histories = history.get(session, now, {s.name: history_state(s) for s in services}) \
+        if history is not None else {}
+    rows = tuple(make_row(s, histories.get(s.name)) for s in services)
     good, newest = last_load(session, ok=True), last_load(session)
     store = [Banner("store", "Steward's database is failing; actions and healing records "
                              "cannot be saved", (str(store_problem),
@@ -60,7 +102,8 @@ def read_fleet(session: Session, now: datetime, pending: tuple[str, ...] = (),
                  state_digest=good.digest if good else None,
                  state_loaded_at=good.at if good else None,
                  state_revision=good.revision if good else None,
-                 state_dirty=good.dirty if good else None, pending=pending)
+                 state_dirty=good.dirty if good else None, pending=pending,
+                 rows=rows, stats=stats or {}, read_at=now)
 
 
 def pending_lines(steward: Steward) -> tuple[str, ...]:
@@ -97,9 +140,9 @@ def _banners(session: Session, services: list[ServiceOverview], good, newest) ->
     return banners
 
 
-def stable_key(service: ServiceOverview) -> ServiceOverview:
-    """A service without the fields that change every second: what a live update compares."""
-    return replace(service, uptime_seconds=None, observed_at=None)
+def stable_key(row: Row) -> Row:
+    """A row without the fields that change every second: what a live update compares."""
+    return replace(row, service=replace(row.service, uptime_seconds=None, observed_at=None))
 
 
 def _iso(moment: datetime) -> str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 
@@ -54,3 +54,54 @@ def spec_yaml(spec: dict[str, Any]) -> str:
     if check.get("command"):
         shown["healthcheck"] = {**check, "command": secrets.shown_command(check["command"])}
     return yaml.safe_dump(shown, sort_keys=False, default_flow_style=False, width=100)
+
+
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """`12s ago` or `in 4m`: relative, the exact UTC time goes in a title beside it."""
+    if moment is None:
+        return "—"
+    seconds = ((now or datetime.now(timezone.utc)) - moment).total_seconds()
+    text = duration(abs(seconds)).split(" ")[0]
+    return f"{text} ago" if seconds >= 0 else f"in {text}"
+
+
+def hour(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%H:00 UTC")
+
+
+def percent(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f} %" if value in (0, 100) else f"{value:.2f} %" if value > 99 \
+        else f"{value:.1f} %"
+
+
+def cpu(value: float | None) -> str:
+    return "CPU —" if value is None else f"{value:.1f} % CPU"
+
+
+def size(value: int | None) -> str:
+    """Bytes in binary units, as `docker stats` shows memory."""
+    if value is None:
+        return "—"
+    amount = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if amount < 1024 or unit == "GiB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} TiB"
+
+
+FAVICON_COLOURS = {"ok": "#1a7f37", "wait": "#bf8700", "bad": "#cf222e"}
+
+
+def favicon(level: str) -> str:
+    """A coloured dot as an SVG data URL (the page's policy allows `data:` images)."""
+    colour = FAVICON_COLOURS.get(level, FAVICON_COLOURS["ok"]).replace("#", "%23")
+    return ("data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'>"
+            f"<circle cx='8' cy='8' r='7' fill='{colour}'/></svg>")
+
+
+def unique(lines: Iterable[str]) -> list[str]:
+    """Each line once, in order: one Docker error is not shown twice."""
+    return list(dict.fromkeys(lines))

@@ -12,30 +12,40 @@ from typing import Iterator
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint, Response, current_app, flash, g, redirect, render_template, request,
+    Blueprint, Response, current_app, flash, g, get_flashed_messages, redirect,
+    render_template, request,
 )
 
 from app import operations
 from app.access import current_actor, origin, sign_in, sign_out, tokens
 from app.desired_state.schema import NAME_PATTERN
-from app.errors import ActionFailed, EngineUnavailable
 from app.extensions import error_payload
 from app.steward import current_steward, utcnow
-from app.store.events import recent_events
-from app.store.models import RuntimeState, ServiceRecord
+from app.store.models import ServiceRecord
+from app.store.pauses import active_pauses
 from app.overview import get_service
-from app.web import csrf
+from app.web import csrf, format as web_format
 from app.web.feed import FleetFeed
-from app.web.fleet import pending_lines, read_fleet
-from app.web.format import spec_yaml
+from app.web.fleet import read_for
+from app.web.view import FILTERS, Filters, sparkline
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
 
-#: Actions that stop or interrupt a service ask "are you sure?" first.
-CONFIRM = {"restart": "Restart", "stop": "Stop", "disable": "Disable"}
-LOG_LINES = 100
-LOG_BYTES = 64 * 1024
+#: Actions that stop or interrupt a service ask "are you sure?" first, saying what happens.
+CONFIRM = {"restart": ("Restart", "The container stops (up to its stop timeout) and starts "
+                                  "again; the failure count starts over."),
+           "stop": ("Stop", "The container stops and stays stopped: self-healing leaves it "
+                            "until start, restart or enable. The page shows it as off."),
+           "disable": ("Disable", "The container stops and self-healing ignores the service "
+                                  "until it is enabled again. The page shows it as off.")}
+PAUSE_CHOICES = (("900", "15 minutes"), ("3600", "1 hour"), ("14400", "4 hours"),
+                 ("86400", "24 hours"))
+
+for _name in ("ago", "hour", "percent", "cpu", "favicon", "unique"):
+    bp.add_app_template_filter(getattr(web_format, _name), _name)
+bp.add_app_template_filter(web_format.size, "bytes")
+bp.add_app_template_filter(sparkline, "spark")
 
 
 def feed() -> FleetFeed:
@@ -60,11 +70,32 @@ def page_globals() -> dict:
 
 @bp.get("/")
 def index() -> str:
+    """The fleet; search, status filter and sort come from the URL, so they work (and can
+    be bookmarked) without JavaScript."""
     position = feed().position()  # before the read: a change in between is sent again
     steward = current_steward()
+    now = utcnow()
+    fleet = read_for(steward, now)
+    filters = Filters.from_args(request.args, {n: s[-1] for n, s in fleet.stats.items()})
+    categories = [(c, filters.ordered([r for r in fleet.rows if r.service.category == c]))
+                  for c, _ in fleet.by_category()]
     with steward.store.reader() as session:
-        fleet = read_fleet(session, utcnow(), pending_lines(steward), steward.store.problem)
-    return render_template("index.html", fleet=fleet, version=position)
+        pauses = {p.target: p.until for p in active_pauses(session, now)
+                  if p.scope == "category"}
+    return render_template("index.html", fleet=fleet, version=position, filters=filters,
+                           categories=categories, filter_choices=FILTERS, pauses=pauses,
+                           pause_choices=PAUSE_CHOICES, row_flashes=row_flashes(),
+                           shown_count=sum(1 for r in fleet.rows if filters.matches(r)))
+
+
+def row_flashes() -> dict[str, tuple[str, str]]:
+    """Flashed outcomes by service, to show in that service's row as well as on top."""
+    found = {}
+    for category, message in get_flashed_messages(with_categories=True):
+        kind, _, name = category.partition("|")
+        if name:
+            found[name] = (kind, message)
+    return found
 
 
 @bp.get("/login")
@@ -106,36 +137,6 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-@bp.get("/services/<name>")
-def service_page(name: str) -> str | tuple[str, int]:
-    steward = current_steward()
-    position = feed().position()
-    with steward.store.reader() as session:
-        service = get_service(session, name, utcnow())
-        if service is None:
-            return _error_page(404, f"Service '{name}' not found")
-        record = session.get(ServiceRecord, name)
-        runtime = session.get(RuntimeState, name)
-        events = recent_events(session, service=name, limit=50)
-        fleet = read_fleet(session, utcnow(), pending_lines(steward), steward.store.problem)
-    return render_template("service.html", service=service, fleet=fleet, events=events,
-                           spec_text=spec_yaml(record.spec), drift=runtime.drift or [],
-                           logs=_log_tail(runtime.container_id), version=position)
-
-
-def _log_tail(container_id: str | None) -> tuple[str | None, str | None]:
-    """(lines, why not): the container's last log lines, or why there are none."""
-    if container_id is None:
-        return None, "no container"
-    try:
-        text = current_steward().reconciler.engine.logs(container_id, LOG_LINES)
-    except (EngineUnavailable, ActionFailed) as err:
-        return None, str(err)
-    if len(text) > LOG_BYTES:
-        text = "[… earlier output cut …]\n" + text[-LOG_BYTES:]
-    return text, None
-
-
 @bp.post("/services/<name>/<action>")
 def act(name: str, action: str) -> Response | str | tuple:
     if not re.fullmatch(NAME_PATTERN, name):  # never put it in a redirect or a header
@@ -150,8 +151,7 @@ def act(name: str, action: str) -> Response | str | tuple:
         with current_steward().store.reader() as session:
             if get_service(session, name, utcnow()) is None:
                 return _reply(404, f"Service '{name}' not found", name)
-        return render_template("confirm.html", name=name, action=action,
-                               verb=CONFIRM[action], back=_back(name))
+        return confirm_page(name, action)
     steward = current_steward()
     try:
         message = operations.perform(steward.store, action, name, utcnow(),
@@ -168,14 +168,44 @@ def act(name: str, action: str) -> Response | str | tuple:
     return _reply(200, message, name)
 
 
+def confirm_page(name: str, action: str) -> str:
+    """Are you sure? The question names the service, what it is doing now and what the
+    action will do to it."""
+    verb, consequence = CONFIRM[action]
+    with current_steward().store.reader() as session:
+        service = get_service(session, name, utcnow())
+    facts = [f"{service.display_name} ({name}) is {service.status} now"
+             + (f", up for {web_format.duration(service.uptime_seconds)}."
+                if service.uptime_seconds is not None else "."), consequence]
+    return render_template("confirm.html", question=f"{verb} {service.display_name}?",
+                           facts=facts, target=f"/services/{name}/{action}", action=action,
+                           answer=f"Yes, {verb.lower()} {service.display_name}",
+                           back=_back(name),
+                           carry={"next": "service" if _back(name) != "/" else "fleet"})
+
+
 def _reply(code: int, message: str, name: str, fatal: bool = False) -> Response | tuple:
-    """JSON for the page's script; otherwise flash and go back (post/redirect/get)."""
+    """JSON for the page's script; otherwise flash and go back (post/redirect/get). The
+    flash names the service, so the page shows it in that service's row too."""
+    message = _displayed(message, name)
     if request.accept_mimetypes.best == "application/json":
         return {"ok": code == 200, "message": message}, code
     if fatal:
         return _error_page(code, message)
-    flash(message, "success" if code == 200 else "error")
+    flash(message, f"{'success' if code == 200 else 'error'}|{name}")
     return redirect(_back(name), code=303)
+
+
+def _displayed(message: str, name: str) -> str:
+    """Operators know services by their display names: use it where the message has the
+    slug (the API keeps the slug, as the contract says)."""
+    if not name:
+        return message
+    with current_steward().store.reader() as session:
+        record = session.get(ServiceRecord, name)
+    if record is None or record.display_name == name:
+        return message
+    return message.replace(f"'{name}'", f"{record.display_name} ({name})")
 
 
 def _error_page(code: int, message: str) -> tuple[str, int]:
@@ -224,3 +254,6 @@ def _events(live: FleetFeed, seen: int, lifetime: float, heartbeat: float) -> It
                 yield ": heartbeat\n\n"
     finally:
         live.close_stream()
+
+
+from app.web import bulk, service_page  # noqa: E402,F401 - their routes join this blueprint

@@ -37,7 +37,7 @@ def test_buttons_the_api_would_refuse_are_disabled(client: FlaskClient) -> None:
     html = client.get("/").get_data(as_text=True)
     start_postgres = re.search(r'<button[^>]*aria-label="Start postgres"[^>]*>', html).group(0)
     assert 'aria-disabled="true"' in start_postgres, "start on a running service answers 400"
-    assert '<span class="visually-hidden" id="why-postgres-start">Start is not possible: ' \
+    assert '<span class="why-not" id="why-postgres-start">Start is not possible: ' \
            'already running or starting</span>' in html
     start_nemotron = re.search(r'<button[^>]*aria-label="Start Nemotron LLM"[^>]*>', html)
     assert "aria-disabled" not in start_nemotron.group(0)
@@ -146,8 +146,8 @@ def test_the_feed_sends_only_what_changed(app: Flask, steward: Steward) -> None:
         session.get(RuntimeState, "postgres").enabled = False
     feed.refresh()
     changes = feed.changes_since(first.version)
-    assert set(changes.rows) == {"postgres"} and 'data-status="disabled"' in \
-        changes.rows["postgres"]
+    assert set(changes.rows) == {"postgres"} and 'data-status="off"' in \
+        changes.rows["postgres"], "an operator's disable shows as off, apart from failures"
     assert changes.summary is not None and changes.banners is None
     assert feed.seen_version(feed.position()) == changes.version
     assert feed.seen_version(f"0ther:{changes.version}") == 0, \

@@ -78,12 +78,15 @@ class ServiceByName(MethodView):
     @_documents(404, 500)
     def get(self, name: str) -> dict:
         """Show one service with its last failure and recent events"""
+        stats = current_steward().stats
+        sample = stats.latest(name) if stats is not None else None
         with current_steward().store.reader() as session:
             service = get_service(session, name, utcnow())
             if service is None:
                 abort(404, message=f"Service '{name}' not found")
             events = recent_events(session, service=name, limit=20)
-            return {**asdict(service), "events": events}  # one service: no cache needed
+            return {**asdict(service), "stats": sample.as_dict() if sample else None,
+                    "events": events}  # one service: no cache needed
 
 
 def _act(name: str, action: str) -> dict:

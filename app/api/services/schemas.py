@@ -74,6 +74,17 @@ class ServiceActionSchema(Schema):
     service = ma.fields.Nested(ServiceSchema, required=True)
 
 
+class StatsSchema(Schema):
+    cpu_percent = ma.fields.Float(allow_none=True, metadata={
+        "description": "CPU use between the last two samples, in % of one core (200 = two "
+                       "busy cores); null for the first sample of a container"})
+    memory_bytes = ma.fields.Integer(allow_none=True, metadata={
+        "description": "Memory in use, without the page cache (as `docker stats` shows it)"})
+    memory_limit_bytes = ma.fields.Integer(allow_none=True, metadata={
+        "description": "The container's memory limit (the host's memory without one)"})
+    sampled_at = UTCTimestamp(required=True, metadata={"description": "When it was sampled"})
+
+
 class ServiceDetailSchema(ServiceSchema):
     last_failure = ma.fields.String(allow_none=True,
                                     metadata={"description": "Why the service last failed"})
@@ -107,5 +118,8 @@ class ServiceDetailSchema(ServiceSchema):
         "description": "GPU requests, e.g. `nvidia gpu: all` (empty without GPUs)"})
     networks = ma.fields.List(ma.fields.String(), required=True, metadata={
         "description": "Networks the service joins; it answers to its name on each"})
+    stats = ma.fields.Nested(StatsSchema, allow_none=True, metadata={
+        "description": "The latest CPU and memory sample; null while the service is not "
+                       "running or before Steward's first sample (every 10 s)"})
     events = ma.fields.List(ma.fields.Nested(EventSchema), required=True,
                             metadata={"description": "Recent events, newest first"})

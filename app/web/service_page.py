@@ -1,0 +1,168 @@
+"""One service's page, `/services/<name>`, and what keeps it live: `/services/<name>/live`
+(state and events as rendered HTML) and `/services/<name>/logs` (the log tail as text).
+
+The page works without JavaScript (the event filter is a GET form, a meta refresh reloads
+it); with it, the script asks `live` every few seconds and whenever the fleet stream says
+the service changed, and follows the logs until the operator pauses. Log output is bounded
+(lines and bytes) and always travels as text, never as markup.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Response, render_template, request
+
+from app.desired_state import secrets
+from app.errors import ActionFailed, EngineUnavailable
+from app.history import histories
+from app.overview import get_service
+from app.steward import current_steward, utcnow
+from app.store.events import recent_events
+from app.store.models import RuntimeState, ServiceRecord
+from app.web.fleet import read_for
+from app.web.format import spec_yaml
+from app.web.routes import _error_page, bp, feed, row_flashes
+from app.web.view import Row, history_state, make_row
+
+LOG_LINES = 100
+LOG_BYTES = 64 * 1024
+EVENTS_SHOWN = 50
+#: Event filter choices: which kinds each shows (None: all).
+EVENT_KINDS = {"all": "All events", "healing": "Healing and failures",
+               "operator": "Operator requests", "errors": "Errors"}
+_HEALING = {"create", "recreate", "start", "restart", "stop", "backoff", "disable", "flapping",
+            "dependency", "retry", "pause", "wait", "reset-failures", "build"}
+_OPERATOR = {"restart-requested", "start-requested", "stop-requested", "enabled", "disabled",
+             "paused", "resumed"}
+_ASSIGNMENT = re.compile(r"^(?P<head>\s*-?\s*['\"]?(?P<key>[A-Za-z_][\w.-]*)['\"]?\s*[:=]\s*)"
+                         r"(?P<value>\S.*)$")
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    kinds: str = "all"
+    refused: bool = False
+
+    @classmethod
+    def from_args(cls, args) -> EventFilter:
+        kinds = args.get("kinds", "all")
+        return cls(kinds if kinds in EVENT_KINDS else "all", args.get("refused") == "1")
+
+    def shows(self, kind: str) -> bool:
+        if kind.endswith("-refused"):
+            return self.refused
+        return {"all": True, "healing": kind in _HEALING, "operator": kind in _OPERATOR,
+                "errors": kind == "error" or kind.endswith("-failed")}[self.kinds]
+
+
+def _service_view(name: str) -> tuple[Row, list, list[str]] | None:
+    """The service's row (with 30 days of history), its filtered events and its drift."""
+    steward, now = current_steward(), utcnow()
+    with steward.store.reader() as session:
+        service = get_service(session, name, now)
+        if service is None:
+            return None
+        history = histories(session, now, {name: history_state(service)}, [name], days=30)
+        wanted = EventFilter.from_args(request.args)
+        events = [e for e in recent_events(session, service=name, limit=500)
+                  if wanted.shows(e.kind)][:EVENTS_SHOWN]
+        drift = session.get(RuntimeState, name).drift or []
+    return make_row(service, history.get(name)), events, drift
+
+
+@bp.get("/services/<name>")
+def service_page(name: str) -> str | tuple[str, int]:
+    position = feed().position()
+    steward = current_steward()
+    view = _service_view(name)
+    if view is None:
+        return _error_page(404, f"Service '{name}' not found")
+    row, events, drift = view
+    fleet = read_for(steward, utcnow())
+    with steward.store.reader() as session:
+        record = session.get(ServiceRecord, name)
+        spec_text, written = spec_yaml(record.spec), _as_written(record)
+    runtime_id = _container_id(name)
+    return render_template("service.html", row=row, fleet=fleet, events=events,
+                           spec_text=spec_text, written=written, drift=drift,
+                           logs=_log_tail(runtime_id), version=position,
+                           event_kinds=EVENT_KINDS, event_filter=EventFilter.from_args(
+                               request.args), log_lines=LOG_LINES,
+                           row_flashes=row_flashes())
+
+
+@bp.get("/services/<name>/live")
+def service_live(name: str) -> tuple[dict, int] | dict:
+    """The state and events parts of the service page, rendered as on first load."""
+    view = _service_view(name)
+    if view is None:
+        return {"detail": f"Service '{name}' not found"}, 404
+    row, events, drift = view
+    fleet = read_for(current_steward(), utcnow())
+    return {"state": render_template("_service_state.html", row=row, fleet=fleet, drift=drift,
+                                     csrf=""),
+            "events": render_template("_events.html", events=events,
+                                      event_filter=EventFilter.from_args(request.args)),
+            "status": row.shown, "title": f"{row.shown} · {row.service.display_name} · Steward"}
+
+
+@bp.get("/services/<name>/logs")
+def service_logs(name: str) -> Response:
+    """The last lines as plain text (bounded); why there are none, with 404 or 503."""
+    with current_steward().store.reader() as session:
+        if session.get(ServiceRecord, name) is None:
+            return Response(f"Service '{name}' not found", 404, mimetype="text/plain")
+    text, why = _log_tail(_container_id(name))
+    if text is None:
+        return Response(f"No log lines: {why}", 503, mimetype="text/plain")
+    return Response(text, mimetype="text/plain", headers={"Cache-Control": "no-store"})
+
+
+def _container_id(name: str) -> str | None:
+    with current_steward().store.reader() as session:
+        runtime = session.get(RuntimeState, name)
+        return runtime.container_id if runtime else None
+
+
+def _log_tail(container_id: str | None) -> tuple[str | None, str | None]:
+    """(lines, why not): the container's last log lines, or why there are none."""
+    if container_id is None:
+        return None, "no container"
+    try:
+        text = current_steward().reconciler.engine.logs(container_id, LOG_LINES)
+    except (EngineUnavailable, ActionFailed) as err:
+        return None, str(err)
+    if len(text) > LOG_BYTES:
+        text = "[… earlier output cut …]\n" + text[-LOG_BYTES:]
+    return text, None
+
+
+def _as_written(record: ServiceRecord) -> tuple[str, int] | None:
+    """The service's block of its YAML file as the author wrote it (comments, units and
+    all), secret-looking values masked; None when the file cannot be read."""
+    path = Path(current_steward().reconciler.desired_dir) / record.source_file
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    start = record.source_line - 1
+    if not 0 <= start < len(lines):
+        return None
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    block = [lines[start]]
+    for line in lines[start + 1:]:
+        if line.strip() and len(line) - len(line.lstrip()) <= indent:
+            break
+        block.append(line)
+    while block and not block[-1].strip():
+        block.pop()
+    return "\n".join(_masked(line) for line in block), record.source_line
+
+
+def _masked(line: str) -> str:
+    match = _ASSIGNMENT.match(line)
+    if match and secrets.is_secret(match["key"]):
+        return f"{match['head']}{secrets.MASK}"
+    return secrets.without_credentials(line)
