@@ -1,5 +1,5 @@
 """The `steward` command: serve, validate, plan, apply, import-compose, db upgrade,
-build-demo-image."""
+build-demo-image, secret."""
 from __future__ import annotations
 
 import json
@@ -14,6 +14,7 @@ import click
 import docker
 
 from app.config import desired_state_dir, load_config
+from app.secret_commands import secret
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -211,6 +212,62 @@ def _apply_local(request: dict) -> dict:
     return {**outcome.as_dict(), "recap": outcome.render()}
 
 
+@main.command()
+@click.argument("service")
+@click.option("--url", help="A running Steward to ask (default as for apply).")
+def rollback(service: str, url: str | None) -> None:
+    """Go back to SERVICE's spec before its last successful rollout, until the desired
+    state changes; the way back is a gated rollout like any other."""
+    _service_action(service, "rollback", url)
+
+
+@main.command("retry-rollout")
+@click.argument("service")
+@click.option("--url", help="A running Steward to ask (default as for apply).")
+def retry_rollout(service: str, url: str | None) -> None:
+    """Roll out SERVICE's desired spec again after its rollout failed (Steward never
+    retries a failed spec on its own)."""
+    _service_action(service, "rollout-retry", url)
+
+
+def _service_action(service: str, action: str, url: str | None) -> None:
+    """Ask the running Steward (as `apply` does), or record the action and run a pass here."""
+    server = _server_to_use(url)
+    if server:
+        import requests
+
+        token = os.environ.get("STEWARD_TOKEN")
+        path = "rollout/retry" if action == "rollout-retry" else action
+        try:
+            answer = requests.post(f"{server}/api/system/services/{service}/{path}", timeout=30,
+                                   headers={"Authorization": f"Bearer {token}"} if token else {})
+            body = answer.json()
+        except (requests.RequestException, ValueError) as err:
+            raise click.ClickException(f"Steward at {server} did not answer: {err}") from None
+        if not answer.ok:
+            raise click.ClickException(body.get("detail", answer.text))
+        click.echo(body["message"])
+        return
+    _service_action_here(service, action)
+
+
+def _service_action_here(service: str, action: str) -> None:
+    from app import create_app, operations
+    from app.errors import PermanentError
+    from app.steward import utcnow
+
+    app = create_app()
+    steward = app.extensions["steward"]
+    steward.store.upgrade()
+    try:
+        click.echo(operations.perform(steward.store, action, service, utcnow(), actor="cli"))
+        steward.reconciler.run_pass([service])
+    except PermanentError as err:
+        raise click.ClickException(str(err)) from None
+    finally:
+        steward.shutdown()
+
+
 @main.command("import-compose")
 @click.argument("compose_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -282,3 +339,6 @@ def build_demo_image(tag: str) -> None:
 
     image_id = build_busybox_image(docker.from_env(), tag, labels={"io.steward.demo": "1"})
     click.echo(f"built {tag} ({image_id[:19]})")
+
+
+main.add_command(secret)

@@ -1,4 +1,5 @@
-"""Operator actions on one service (restart, start, stop, enable, disable).
+"""Operator actions on one service (restart, start, stop, enable, disable, and a rollout's
+retry or rollback).
 
 The API and the page call these. Each checks the request against the service's state,
 records it in the store with an event, and leaves the Docker work to the reconciler's next
@@ -15,9 +16,11 @@ from typing import Callable
 from sqlalchemy.orm import Session
 
 from app.errors import PermanentError
+from app.reconcile.rollout import RETRY
 from app.store.db import Store
 from app.store.events import record_event
-from app.store.models import RuntimeState
+from app.store.models import RuntimeState, ServiceRecord
+from app.store.rollouts import latest_rollout, pin_previous
 from app.store.runtime import engine_status
 
 
@@ -122,6 +125,34 @@ def disable(session: Session, name: str, now: datetime, actor: str) -> None:
     _accept(session, row, now, actor, "disabled", "disabled; container stopped, no self-healing")
 
 
+def retry_rollout(session: Session, name: str, now: datetime, actor: str) -> None:
+    """Try a spec whose rollout failed once more (Steward never retries it on its own)."""
+    row = _lock(session, name)
+    rollout = latest_rollout(session, name)
+    record = session.get(ServiceRecord, name)
+    if rollout is None or rollout.state not in ("rolled_back", "paused") or \
+            record is None or rollout.spec_hash != record.spec_hash:
+        raise ActionRejected(f"Service '{name}' has no failed rollout of its desired spec "
+                             "to retry")
+    row.pending_action = RETRY
+    _accept(session, row, now, actor, "rollout-retry-requested",
+            f"retry of the rollout that failed: {rollout.reason}")
+
+
+def rollback(session: Session, name: str, now: datetime, actor: str) -> None:
+    """Go back to the spec that ran before the last successful rollout, until the desired
+    spec changes again (then the new one is rolled out as usual)."""
+    row = _lock(session, name)
+    record = session.get(ServiceRecord, name)
+    pinned = pin_previous(session, name, record.spec_hash) if record else None
+    if pinned is None:
+        raise ActionRejected(f"Service '{name}' has no earlier spec to go back to: it has not "
+                             "had a successful rollout")
+    _accept(session, row, now, actor, "rollback-requested",
+            "rolling back to the spec before the last rollout; pinned until the desired "
+            "state changes")
+
+
 #: Each action by its name in URLs, with the phrase that completes "Service 'x' ...".
 ACTIONS: dict[str, tuple[Callable[[Session, str, datetime, str], None], str]] = {
     "restart": (restart, "restart initiated"),
@@ -129,6 +160,8 @@ ACTIONS: dict[str, tuple[Callable[[Session, str, datetime, str], None], str]] = 
     "stop": (stop, "stop initiated"),
     "enable": (enable, "enabled"),
     "disable": (disable, "disabled"),
+    "rollout-retry": (retry_rollout, "rollout retry initiated"),
+    "rollback": (rollback, "rollback initiated"),
 }
 
 

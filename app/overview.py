@@ -5,7 +5,7 @@ waits on Docker.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Row, select
@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from app.desired_state.spec import CATEGORIES, RestartPolicy, describe_gpus
 from app.reconcile.policy import was_flapping
 from app.status import Status, derive_status
-from app.store.models import RuntimeState, ServiceRecord
+from app.store.models import Rollout, RuntimeState, ServiceRecord
 from app.store.pauses import pauses_by_service
+from app.store.rollouts import latest_rollout
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class ServiceOverview:
     source_file: str
     gpus: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
+    rollout: dict | None = None
     #: For the page: what an operator asked for and the current run's facts.
     pending_action: str | None = None
     started_at: datetime | None = None
@@ -118,7 +120,17 @@ def get_service(session: Session, name: str, now: datetime) -> ServiceOverview |
     runtime = session.get(RuntimeState, name)
     if record is None or runtime is None:
         return None
-    return overview_of(record, runtime, now, pauses_by_service(session, now).get(name))
+    service = overview_of(record, runtime, now, pauses_by_service(session, now).get(name))
+    return replace(service, rollout=rollout_summary(latest_rollout(session, name)))
+
+
+def rollout_summary(row: Rollout | None) -> dict | None:
+    """The service's newest rollout as the detail endpoint shows it."""
+    if row is None:
+        return None
+    return {"state": row.state, "strategy": row.strategy, "revision": row.revision,
+            "spec_hash": row.spec_hash, "started_at": row.started_at,
+            "finished_at": row.finished_at, "reason": row.reason}
 
 
 def by_category(services: list[ServiceOverview]) -> dict[str, dict[str, int]]:

@@ -21,8 +21,7 @@ from app.reconcile.report import PlanReport, report
 from app.reconcile.views import RuntimeView
 from app.reconcile.reconciler import utcnow
 from app.store.db import Store
-from app.store.pauses import pauses_by_service
-from app.store.runtime import runtime_rows, to_view
+from app.store.runtime import runtime_views
 from app.store.sync import stored_desired_state
 
 
@@ -42,8 +41,7 @@ def pending_plan(steward: Steward) -> PlanReport:
     now = utcnow()
     with steward.store.reader() as session:
         desired = stored_desired_state(session)
-        pauses = pauses_by_service(session, now)
-        views = {n: to_view(r, pauses.get(n)) for n, r in runtime_rows(session).items()}
+        views = runtime_views(session, now)
     the_plan = plan(desired, observed, views, now,
                     stable_period=steward.reconciler.stable_period)
     return report(the_plan, desired, observed)
@@ -77,8 +75,7 @@ def _stored_views(url: str, now: datetime) -> dict[str, RuntimeView]:
         if not inspect(store.engine).has_table("runtime_state"):
             return {}
         with store.reader() as session:
-            pauses = pauses_by_service(session, now)
-            return {n: to_view(r, pauses.get(n)) for n, r in runtime_rows(session).items()}
+            return runtime_views(session, now)
     except SQLAlchemyError:
         return {}
     finally:

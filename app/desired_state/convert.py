@@ -18,7 +18,7 @@ from app.desired_state import sealed
 from app.desired_state.age_secrets import Keyring, SecretError
 from app.desired_state.interpolate import read_env_file
 from app.desired_state.spec import (
-    CATEGORY_RESTART_DEFAULTS, DEFAULT_NETWORK, BuildSpec, DeviceRequest, Dependency,
+    CATEGORY_RESTART_DEFAULTS, CATEGORY_UPDATE_DEFAULTS, DEFAULT_NETWORK, UpdatePolicy, BuildSpec, DeviceRequest, Dependency,
     HealthCheck, Logging, NetworkAttachment, PortMapping, Resources, RestartPolicy,
     ServiceSpec, Ulimit, VolumeMount,
 )
@@ -41,6 +41,8 @@ def to_spec(name: str, data: dict, *, file: str, line: int, base: Path, root: Pa
     desired-state directory, `networks` the top-level networks of every file."""
     defaults = CATEGORY_RESTART_DEFAULTS[data["category"]]
     restart = RestartPolicy(**{**defaults.__dict__, **data["restart_policy"]})
+    update = UpdatePolicy(**{**CATEGORY_UPDATE_DEFAULTS[data["category"]].__dict__,
+                             **data["update"]})
     ports = tuple(PortMapping(**p) for p in data["ports"])
     port = data.get("port", ports[0].host_port if ports else None)
     volumes = tuple(_volume(v, base, root) for v in data["volumes"])
@@ -54,6 +56,7 @@ def to_spec(name: str, data: dict, *, file: str, line: int, base: Path, root: Pa
         category=data["category"],
         image=data.get("image") or f"{instance}-{name}:latest",
         restart=restart,
+        update=update,
         command=_tuple(data.get("command")),
         entrypoint=_tuple(data.get("entrypoint")),
         environment=_environment(data, base, problems),

@@ -80,6 +80,22 @@ class RestartPolicySchema(StrictSchema):
                                   "completion; heal only a failed run)"))
 
 
+class UpdateSchema(StrictSchema):
+    """`update:`, Swarm's names: how a change to the running service is rolled out."""
+
+    order = fields.Str(validate=validate.OneOf(
+        ("start-first", "stop-first"), error="must be start-first or stop-first"))
+    monitor = Duration()
+    deadline = Duration()
+    failure_action = fields.Str(validate=validate.OneOf(
+        ("rollback", "pause"), error="must be rollback or pause"))
+
+    @validates_schema
+    def monitor_within_deadline(self, data: dict, **kwargs: Any) -> None:
+        if "monitor" in data and "deadline" in data and data["monitor"] >= data["deadline"]:
+            raise ValidationError("must be longer than monitor", "deadline")
+
+
 class ResourcesSchema(StrictSchema):
     memory = Memory()
     cpus = fields.Float(validate=validate.Range(min=0.01, max=1024))
@@ -152,6 +168,7 @@ class ServiceSchema(StrictSchema):
     stop_grace_period = Duration(load_default=10.0)
     enabled = fields.Bool(load_default=True, truthy={True}, falsy={False})
     restart_policy = fields.Nested(RestartPolicySchema, load_default=dict)
+    update = fields.Nested(UpdateSchema, load_default=dict)
     resources = fields.Nested(ResourcesSchema, load_default=dict)
     deploy = fields.Nested(DeploySchema, load_default=dict)
     gpus = Gpus()

@@ -62,6 +62,27 @@ CATEGORY_RESTART_DEFAULTS: Mapping[str, RestartPolicy] = {
 
 
 @dataclass(frozen=True)
+class UpdatePolicy:
+    """How a change to a running service is rolled out (Swarm's names). `order` None picks
+    start-first, or stop-first when the service holds host ports or the host's network.
+    The new container must be healthy (or, without a check, running) for `monitor`
+    seconds within `deadline`; else `failure_action` rolls back or pauses."""
+
+    order: Literal["start-first", "stop-first"] | None = None
+    monitor: float = 10.0
+    deadline: float = 120.0
+    failure_action: Literal["rollback", "pause"] = "rollback"
+
+
+#: Model servers take minutes to load; the other tiers should come up in seconds.
+CATEGORY_UPDATE_DEFAULTS: Mapping[str, UpdatePolicy] = {
+    "infrastructure": UpdatePolicy(monitor=10.0, deadline=120.0),
+    "ai": UpdatePolicy(monitor=30.0, deadline=900.0),
+    "monitoring": UpdatePolicy(monitor=10.0, deadline=120.0),
+}
+
+
+@dataclass(frozen=True)
 class PortMapping:
     host_ip: str
     host_port: int
@@ -182,6 +203,7 @@ class ServiceSpec:
     category: Category
     image: str
     restart: RestartPolicy
+    update: UpdatePolicy = field(default_factory=UpdatePolicy)
     command: tuple[str, ...] | None = None
     environment: tuple[tuple[str, str], ...] = ()
     ports: tuple[PortMapping, ...] = ()
@@ -258,6 +280,17 @@ class ServiceSpec:
     def field_hashes(self) -> dict[str, str]:
         """A short hash per container field, so drift can name the fields that changed."""
         return {name: _digest(value)[:12] for name, value in self.container_fields().items()}
+
+    @property
+    def rollout_order(self) -> tuple[str, str]:
+        """(start-first or stop-first, why): two containers cannot hold one host port."""
+        if self.update.order:
+            return self.update.order, "set in update.order"
+        if self.network_mode == "host":
+            return "stop-first", "it uses the host's network"
+        if self.ports:
+            return "stop-first", "it publishes host ports"
+        return "start-first", "it publishes no host ports"
 
     def condition(self, dependency: str) -> str:
         """How this service waits for `dependency` (see `Dependency`)."""

@@ -20,6 +20,7 @@ import requests
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
 
 from app import metrics
+from app.desired_state.age_secrets import Keyring
 from app.desired_state.spec import NetworkAttachment, ServiceSpec
 from app.engine.observed import ObservedContainer, ObservedNetwork
 from app.engine.options import (
@@ -56,8 +57,9 @@ class DockerEngine:
     """One Steward instance's view of one Docker engine; connects lazily, reconnects alone."""
 
     def __init__(self, *, instance: str, base_url: str | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, secrets: Keyring = Keyring()) -> None:
         self.instance = instance
+        self.secrets = secrets  # decrypts age-encrypted environments at create, nowhere else
         self.base_url = base_url
         self.timeout = timeout
         self._client: docker.DockerClient | None = None
@@ -167,23 +169,67 @@ class DockerEngine:
         """Create and start a container for `spec` on its networks, answering to its name.
 
         The image must be there (see `prepare_image`). A container that was created but
-        could not start (no GPU runtime, say) is kept: its id comes with the error.
+        could not start (no GPU runtime, say) is kept: the next pass sees it.
         """
-        name = container_name(self.instance, spec)
+        container_id = self.create_container(spec)
+        self.start(container_id)
+        return container_id
+
+    def name_of(self, spec: ServiceSpec, suffix: str = "") -> str:
+        """The container name of `spec`'s service; a rollout's new one gets `-next`."""
+        return container_name(self.instance, spec) + suffix
+
+    def create_container(self, spec: ServiceSpec, *, suffix: str = "",
+                         aliases: bool = True) -> str:
+        """Create (not start) a container for `spec`, named `<instance>-<service><suffix>`.
+
+        Without `aliases` it joins its networks under its container name only, so it gets
+        no traffic meant for the service until `set_aliases` (a rollout's new container).
+        """
+        name = self.name_of(spec, suffix)
         first, *others = spec.networks or (None,)
         created = self._call(lambda c: c.api.create_container(
             spec.image, **create_options(self.instance, spec, c.api.create_host_config(
-                **host_config_options(self.instance, spec))),
+                **host_config_options(self.instance, spec)), name=name,
+                secrets=self.secrets),
             networking_config=c.api.create_networking_config({
                 network_name(self.instance, first): c.api.create_endpoint_config(
-                    aliases=endpoint_aliases(spec, first))}) if first else None),
-            f"create container {name}")
+                    aliases=endpoint_aliases(spec, first) if aliases else None)})
+            if first else None), f"create container {name}")
         for network in others:  # API 1.43 and older take one network at create
             self._call(lambda c: c.api.connect_container_to_network(
                 created["Id"], network_name(self.instance, network),
-                aliases=endpoint_aliases(spec, network)), f"connect {name} to {network.name}")
-        self.start(created["Id"])
+                aliases=endpoint_aliases(spec, network) if aliases else None),
+                f"connect {name} to {network.name}")
         return created["Id"]
+
+    def set_aliases(self, container_id: str, spec: ServiceSpec) -> None:
+        """Make a container answer to the service's name on each of its networks (Docker
+        sets aliases only when connecting, so each network is joined again)."""
+        for network in spec.networks:
+            docker_name = network_name(self.instance, network)
+            self._leave(container_id, docker_name)
+            self._call(lambda c: c.api.connect_container_to_network(
+                container_id, docker_name, aliases=endpoint_aliases(spec, network)),
+                f"connect to {network.name}")
+
+    def _leave(self, container_id: str, network: str) -> None:
+        """Disconnect from a network; not being connected (any more) is fine."""
+        try:
+            self._call(lambda c: c.api.disconnect_container_from_network(
+                container_id, network, force=True), f"disconnect from {network}",
+                reraise=(NotFound, APIError))
+        except (NotFound, APIError) as err:
+            if "not connected" not in str(err) and not isinstance(err, NotFound):
+                raise ActionFailed(f"disconnect from {network}: {_short(err)}") from None
+
+    def detach(self, container_id: str, spec: ServiceSpec) -> None:
+        """Take a container off the service's networks, so no new request reaches it."""
+        for network in spec.networks:
+            self._leave(container_id, network_name(self.instance, network))
+
+    def rename(self, container_id: str, name: str) -> None:
+        self._call(lambda c: c.api.rename(container_id, name), f"rename container to {name}")
 
     def start(self, container_id: str) -> None:
         try:
@@ -270,7 +316,7 @@ class DockerEngine:
                    "restart container")
 
     def remove(self, container_id: str) -> None:
-        """Stop and remove a container; one that is already gone counts as removed."""
+        """Stop and remove a container (by id or name); one already gone counts as removed."""
         with contextlib.suppress(NotFound):
             self._call(lambda c: c.api.remove_container(container_id, force=True, v=False),
                        "remove container", reraise=(NotFound,))

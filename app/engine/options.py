@@ -11,6 +11,7 @@ from typing import Any
 
 from docker.types import DeviceRequest, Healthcheck, LogConfig, Mount, Ulimit
 
+from app.desired_state.age_secrets import Keyring
 from app.desired_state.spec import NetworkAttachment, ServiceSpec
 
 LABEL_INSTANCE = "io.steward.instance"
@@ -36,14 +37,16 @@ def container_name(instance: str, spec: ServiceSpec) -> str:
     return f"{instance}-{spec.name}"
 
 
-def create_options(instance: str, spec: ServiceSpec, host_config: dict[str, Any]
+def create_options(instance: str, spec: ServiceSpec, host_config: dict[str, Any], *,
+                   name: str | None = None, secrets: Keyring = Keyring()
                    ) -> dict[str, Any]:
-    """The keyword arguments of `APIClient.create_container` for `spec` (image aside)."""
+    """The keyword arguments of `APIClient.create_container` for `spec` (image aside);
+    `secrets` decrypts its age-encrypted environment, in memory, for this call only."""
     return {
-        "name": container_name(instance, spec),
+        "name": name or container_name(instance, spec),
         "command": list(spec.command) if spec.command else None,
         "entrypoint": list(spec.entrypoint) if spec.entrypoint else None,
-        "environment": dict(spec.environment),
+        "environment": secrets.environment(spec.environment),
         "ports": [(p.container_port, p.protocol) for p in spec.ports],
         "labels": {**dict(spec.labels), **labels(instance, spec)},
         "healthcheck": _healthcheck(spec),

@@ -28,12 +28,18 @@ class Kind(str, Enum):
     RESET_FAILURES = "reset-failures"
     CREATE_NETWORK = "create-network"
     REMOVE_NETWORK = "remove-network"
+    ROLLOUT = "rollout"
+    PROMOTE = "promote"
+    ROLLBACK = "rollback"
+    PAUSE_ROLLOUT = "pause-rollout"
 
 
 #: Kinds that change containers; a plan without them makes no write call to Docker.
 DOCKER_WRITES = frozenset({Kind.CREATE, Kind.START, Kind.RECREATE, Kind.RESTART, Kind.STOP,
                            Kind.REMOVE_DUPLICATE, Kind.REMOVE_ORPHAN, Kind.CREATE_NETWORK,
-                           Kind.REMOVE_NETWORK})
+                           Kind.REMOVE_NETWORK, Kind.ROLLOUT, Kind.PROMOTE, Kind.ROLLBACK})
+#: Kinds that are steps of a rollout (see `app/reconcile/rollout.py`).
+ROLLOUT_STEPS = frozenset({Kind.ROLLOUT, Kind.PROMOTE, Kind.ROLLBACK, Kind.PAUSE_ROLLOUT})
 
 
 class Waiting(str, Enum):
@@ -41,6 +47,7 @@ class Waiting(str, Enum):
     DEPENDENCY = "dependency"
     PAUSE = "pause"
     RETRY = "retry"
+    ROLLOUT = "rollout"
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,11 @@ class Action:
     waiting_for: Waiting | None = None
     #: The network a CREATE_NETWORK makes; a REMOVE_NETWORK names its id in `target_id`.
     network: NetworkAttachment | None = None
+    #: A REMOVE_NETWORK's network; a PROMOTE's or ROLLBACK's new container.
     target_id: str | None = None
+    #: A rollout's order (start-first or stop-first) and the spec hash it rolls out.
+    strategy: str | None = None
+    spec_hash: str | None = None
 
     def describe(self) -> str:
         """The cause, with the drifted fields or the wait deadline when there are any."""

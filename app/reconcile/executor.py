@@ -38,10 +38,16 @@ class ExecutionReport:
 
 @dataclass(frozen=True)
 class StepResult:
-    """What a step leaves to record: the container it made, the output of a build."""
+    """What a step leaves to record: the container it made, the output of a build, and a
+    note (why a rollout's new container did not start, a failed one's last log lines)."""
 
     container_id: str | None = None
     build_log: str | None = None
+    note: str | None = None
+
+
+#: Log lines of a rolled-back container kept with the `rollback` event.
+ROLLBACK_LOG_LINES = 20
 
 
 def _create(engine: DockerEngine, action: Action, spec: ServiceSpec) -> StepResult:
@@ -72,6 +78,62 @@ def _remove(engine: DockerEngine, action: Action, spec: ServiceSpec | None) -> N
     engine.remove(action.container_id or "")
 
 
+def _rollout(engine: DockerEngine, action: Action, spec: ServiceSpec) -> StepResult:
+    """Start the new container of a rollout; the old one is touched only once the image is
+    there, and a stop-first rollout puts it back when the new one cannot even be created.
+    A new container that fails to start is kept, for the planner to judge (and roll back)."""
+    build_log = engine.prepare_image(spec)
+    old = action.container_id or ""
+    if action.strategy == "stop-first":
+        engine.stop(old, spec.stop_grace_period)
+        engine.rename(old, engine.name_of(spec, "-prev"))
+        try:
+            new = engine.create_container(spec)
+        except ActionFailed:
+            engine.rename(old, engine.name_of(spec))
+            engine.start(old)
+            raise
+    else:
+        engine.remove(engine.name_of(spec, "-next"))  # left by an interrupted rollout
+        new = engine.create_container(spec, suffix="-next", aliases=False)
+    try:
+        engine.start(new)
+    except ActionFailed as err:
+        return StepResult(new, build_log, note=str(err))
+    return StepResult(new, build_log)
+
+
+def _promote(engine: DockerEngine, action: Action, spec: ServiceSpec) -> StepResult:
+    """The new container passed the gate: it takes the service's name, the old one goes.
+    Start-first: the new one answers to the service's name before the old one leaves its
+    networks, so a client resolving the name always finds one that serves."""
+    new, old = action.target_id or "", action.container_id or ""
+    if action.strategy == "start-first":
+        engine.set_aliases(new, spec)
+        engine.detach(old, spec)
+    engine.remove(old)
+    if action.strategy == "start-first":
+        engine.rename(new, engine.name_of(spec))
+    return StepResult(new)
+
+
+def _rollback(engine: DockerEngine, action: Action, spec: ServiceSpec) -> StepResult:
+    """The new container failed: keep its last log lines, remove it, and let the old one
+    serve again (stop-first: under its own name, started again; nothing pulled or made)."""
+    new, old = action.target_id, action.container_id
+    logs = None
+    if new:
+        try:
+            logs = engine.logs(new, ROLLBACK_LOG_LINES).strip() or None
+        except ActionFailed:
+            logs = None
+        engine.remove(new)
+    if action.strategy == "stop-first" and old:
+        engine.rename(old, engine.name_of(spec))
+        engine.start(old)
+    return StepResult(note=logs)
+
+
 def _create_network(engine: DockerEngine, action: Action, spec: ServiceSpec | None) -> None:
     assert action.network is not None
     engine.create_network(action.network)
@@ -99,6 +161,10 @@ _STEPS: Mapping[Kind, Callable[..., StepResult | None]] = {
     Kind.REPORT_ORPHAN: _no_docker,
     Kind.CREATE_NETWORK: _create_network,
     Kind.REMOVE_NETWORK: _remove_network,
+    Kind.ROLLOUT: _rollout,
+    Kind.PROMOTE: _promote,
+    Kind.ROLLBACK: _rollback,
+    Kind.PAUSE_ROLLOUT: _no_docker,
 }
 
 
@@ -189,8 +255,10 @@ def _run(action: Action, engine: DockerEngine, store: Store, specs: Mapping[str,
     with store.session() as session:
         if result.build_log:
             record_build(session, action.service, result.build_log, now())
+        spec = specs.get(action.service)
         record_action(session, action, now(), container_id=result.container_id,
-                      seen_version=seen)
+                      seen_version=seen, spec=spec.to_dict() if spec else None,
+                      note=result.note)
     if action.heal or action.kind in (Kind.FLAPPING, Kind.DISABLE):
         metrics.FAILURES.labels(action.service).inc()
     return "done", ""

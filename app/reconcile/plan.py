@@ -16,7 +16,7 @@ from app.desired_state.spec import (
     CATEGORIES, CONTAINER_FIELDS, DesiredState, NetworkAttachment, ServiceSpec,
 )
 from app.engine.observed import ObservedContainer, ObservedNetwork
-from app.reconcile import policy
+from app.reconcile import policy, rollout
 from app.reconcile.actions import Action, Kind, Plan, Waiting
 from app.reconcile.views import RuntimeView
 from app.status import Status, derive_status
@@ -37,12 +37,15 @@ def plan(desired: DesiredState, observed: Sequence[ObservedContainer],
     by_service: dict[str, list[ObservedContainer]] = defaultdict(list)
     for container in observed:
         by_service[container.service].append(container)
-    picked = {name: _pick(by_service.get(name, []), spec)
-              for name, spec in desired.services.items()}
     views = {name: runtime.get(name, RuntimeView(enabled=spec.enabled))
              for name, spec in desired.services.items()}
-    fleet = _Fleet(desired.services, {n: p for n, (p, _) in picked.items()}, views, now,
-                   stable_period)
+    specs = effective(desired, views).services
+    picked = {name: _pick(by_service.get(name, []), spec, views[name])
+              for name, spec in specs.items()}
+    fleet = _Fleet(specs, {n: p for n, (p, _) in picked.items()}, views, now,
+                   stable_period,
+                   {n: rollout.rollout_containers(by_service.get(n, []), views[n].rollout)
+                    for n in specs})
     scope = None if only is None else with_dependents(desired.services.values(), only)
     actions = []
     if scope is None:
@@ -58,6 +61,15 @@ def plan(desired: DesiredState, observed: Sequence[ObservedContainer],
                            container_id=c.id) for c in picked[name][1]]
         actions += _paused(fleet, name, _service_actions(fleet, name))
     return Plan(tuple(actions))
+
+
+def effective(desired: DesiredState, runtime: Mapping[str, RuntimeView]) -> DesiredState:
+    """The desired state with each operator's rollback pin in force (`steward rollback`)."""
+    pinned = {n: v.pinned_spec for n, v in runtime.items()
+              if v.pinned_spec is not None and n in desired.services}
+    if not pinned:
+        return desired
+    return replace(desired, services={**desired.services, **pinned})
 
 
 def network_actions(desired: DesiredState, observed: Sequence[ObservedNetwork], *,
@@ -100,6 +112,8 @@ class _Fleet:
     views: Mapping[str, RuntimeView]
     now: datetime
     stable_period: float
+    #: (new, old) container of each service's active rollout.
+    rollouts: Mapping[str, tuple[ObservedContainer | None, ObservedContainer | None]]
 
     def status(self, name: str) -> Status:
         view, container = self.views[name], self.containers[name]
@@ -197,16 +211,27 @@ def _orphan(container: ObservedContainer, prune: bool) -> Action:
                   container_id=container.id)
 
 
-def primary_containers(desired: DesiredState, observed: Sequence[ObservedContainer]
+def primary_containers(desired: DesiredState, observed: Sequence[ObservedContainer],
+                       runtime: Mapping[str, RuntimeView] | None = None
                        ) -> dict[str, ObservedContainer | None]:
     """The container each desired service is judged by (see `_pick`)."""
-    return {name: _pick([c for c in observed if c.service == name], spec)[0]
+    runtime = runtime or {}
+    return {name: _pick([c for c in observed if c.service == name], spec,
+                        runtime.get(name, RuntimeView()))[0]
             for name, spec in desired.services.items()}
 
 
-def _pick(containers: list[ObservedContainer], spec: ServiceSpec
+def _pick(containers: list[ObservedContainer], spec: ServiceSpec, view: RuntimeView
           ) -> tuple[ObservedContainer | None, list[ObservedContainer]]:
-    """Keep the best container (current spec, running, newest); the rest are duplicates."""
+    """Keep the best container (current spec, running, newest); the rest are duplicates.
+
+    During a rollout the old container is judged while it runs, else the new one, and
+    neither is a duplicate.
+    """
+    new, old = rollout.rollout_containers(containers, view.rollout)
+    if new or old:
+        primary = old if old is not None and (old.running or new is None) else new
+        return primary, [c for c in containers if c is not new and c is not old]
     if not containers:
         return None, []
     ranked = sorted(containers, key=lambda c: (c.spec_hash == spec.spec_hash, c.running,
@@ -218,6 +243,8 @@ def _service_actions(fleet: _Fleet, name: str) -> list[Action]:
     """The rules for one service, in order of precedence; the first that applies decides."""
     spec, container, rt, now = fleet.specs[name], fleet.containers[name], fleet.views[name], \
         fleet.now
+    if rt.rollout is not None and rt.rollout.active:
+        return rollout.step(spec, rt, *fleet.rollouts[name], now)
     if not rt.enabled or rt.manually_stopped:
         if container and container.running:
             cause = "service is disabled" if not rt.enabled else "stopped by an operator"
@@ -233,7 +260,9 @@ def _service_actions(fleet: _Fleet, name: str) -> list[Action]:
         if down and not requested:
             return [_wait_for_dependencies(name, down)]
         return [Action(Kind.CREATE, name, "no container")]
-    drift = drifted_fields(spec, container)
+    drift = () if rollout.skips_drift(spec, rt) else drifted_fields(spec, container)
+    if drift and container.running:
+        return [rollout.start(spec, container, drift)]
     if drift:
         return [Action(Kind.RECREATE, name, "desired spec changed", container_id=container.id,
                        drift=drift)]

@@ -24,21 +24,23 @@ from app.desired_state.revision import Revision, revision_of
 from app.engine.docker_engine import DockerEngine
 from app.engine.observed import ObservedContainer
 from app.errors import EngineUnavailable
-from app.desired_state.spec import ServiceSpec
 from app.health.monitor import HealthMonitor, Target
-from app.health.probes import Address
 from app import metrics
 from app.reconcile import policy
 from app.reconcile.actions import Plan
 from app.reconcile.executor import ExecutionReport, execute
-from app.reconcile.plan import drifted_fields, plan, primary_containers, with_dependents
+from app.reconcile.gate import judge_new_containers, probe_address
+from app.reconcile.plan import (
+    drifted_fields, effective, plan, primary_containers, with_dependents,
+)
 from app.reconcile.views import RuntimeView
 from app.store.db import Store
 from app.reconcile.recap import summarize
 from app.store.applies import record_apply
-from app.store.pauses import pauses_by_service
+from app.store.rollouts import record_gate
 from app.store.runtime import (
-    consume_pending, record_observations, record_waits, runtime_rows, set_engine_status, to_view,
+    consume_pending, record_observations, record_waits, runtime_rows, runtime_views,
+    set_engine_status,
 )
 from app.store.sync import record_load_failure, stored_desired_state, sync_desired_state
 
@@ -245,7 +247,8 @@ class Reconciler:
         report = ExecutionReport()
         consumed = set(planned)
         try:
-            execute(the_plan, engine=self.engine, store=self.store, specs=desired.services,
+            execute(the_plan, engine=self.engine, store=self.store,
+                    specs=effective(desired, views).services,
                     runtime=views, now=self.clock, reported=self._reported_orphans,
                     report=report)
             for action in report.done:
@@ -300,16 +303,20 @@ class Reconciler:
         with self._stale_lock:
             self._signatures = {c.id: c.signature for c in observed if c.id not in self._stale}
         now = self.clock()
-        primaries = primary_containers(desired, observed)
+        with self.store.reader() as session:
+            before = runtime_views(session, now)
+        desired = effective(desired, before)
+        gate = judge_new_containers(desired, observed, before)  # probes, outside transactions
+        primaries = primary_containers(desired, observed, before)
         docker_checked = {n for n, s in desired.services.items()
                           if s.healthcheck is not None and s.healthcheck.kind == "command"}
         drift = {n: drifted_fields(desired.services[n], c) for n, c in primaries.items() if c}
         with self.store.session() as session:
             rows = runtime_rows(session)
             record_observations(session, rows, primaries, docker_checked, drift, now)
+            record_gate(session, gate, now)
             set_engine_status(session, reachable=True, detail=None, now=now)
-            pauses = pauses_by_service(session, now)
-            views = {name: to_view(row, pauses.get(name)) for name, row in rows.items()}
+            views = runtime_views(session, now, rows)
         self.health.watch(_probe_targets(desired, primaries, views))
         self.last_observed = tuple(observed)
         return observed, views
@@ -350,19 +357,6 @@ def _probe_targets(desired: DesiredState, primaries: Mapping[str, ObservedContai
         targets.append(Target(name, check, container.id, views[name].started_at,
                               probe_address(desired.services[name], container)))
     return targets
-
-
-def probe_address(spec: ServiceSpec, container: ObservedContainer) -> Address | None:
-    """Where Steward's probe reaches the container itself. The check's port may be written
-    as a published host port (the default is the first one): it is probed on the container
-    port it maps to, at the container's address, so docker-proxy is never in the way."""
-    port = spec.healthcheck.port if spec.healthcheck else None
-    if port is None:
-        return None
-    if spec.network_mode == "host":
-        return Address("127.0.0.1", port)
-    inside = next((p.container_port for p in spec.ports if p.host_port == port), port)
-    return Address(container.address, inside) if container.address else None
 
 
 @dataclass(frozen=True)

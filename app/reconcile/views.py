@@ -4,6 +4,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.desired_state.spec import ServiceSpec
+
+
+@dataclass(frozen=True)
+class RolloutView:
+    """The service's latest rollout, as the planner needs it."""
+
+    state: str
+    strategy: str
+    spec_hash: str
+    started_at: datetime
+    candidate_id: str | None = None
+    old_id: str | None = None
+    healthy_since: datetime | None = None
+    reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """In progress, or paused with its containers left in place."""
+        return self.state in ("in_progress", "paused")
+
+    @property
+    def failed_hash(self) -> str | None:
+        """The spec hash this rollout proved bad: not tried again until asked."""
+        superseded = (self.reason or "").startswith("superseded")
+        return self.spec_hash if self.state in ("rolled_back", "paused") and not superseded \
+            else None
+
 
 @dataclass(frozen=True)
 class RuntimeView:
@@ -28,3 +56,6 @@ class RuntimeView:
     flapping_at: datetime | None = None
     paused_until: datetime | None = None
     pause_reason: str | None = None
+    rollout: RolloutView | None = None
+    #: An operator's rollback: the spec to run instead of the desired one (see the store).
+    pinned_spec: ServiceSpec | None = None

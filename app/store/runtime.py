@@ -5,35 +5,54 @@ session (and so the transaction).
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Collection, Iterable, Mapping
+from typing import Any, Collection, Iterable, Mapping
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.desired_state.spec import ServiceSpec
 from app.engine.observed import ObservedContainer
 from app.health.assessment import Health, assess
-from app.reconcile.actions import Action, Kind, Plan
+from app.reconcile.actions import ROLLOUT_STEPS, Action, Kind, Plan
 from app.reconcile.views import RuntimeView
 from app.store.events import record_event
-from app.store.models import EngineStatus, RuntimeState
+from app.store.rollouts import latest_rollouts, record_rollout_step, to_rollout_view
+from app.store.models import EngineStatus, Rollout, RuntimeState
+from app.store.pauses import pauses_by_service
 
 #: Health flips kept per service; more than any sane flapping threshold needs.
 MAX_TRANSITIONS = 50
 _ROW_FIELDS = tuple(f for f in RuntimeView.__dataclass_fields__
-                    if f not in ("health_transitions", "paused_until", "pause_reason"))
+                    if f not in ("health_transitions", "paused_until", "pause_reason",
+                                 "rollout", "pinned_spec"))
 
 
 def runtime_rows(session: Session) -> dict[str, RuntimeState]:
     return {r.service: r for r in session.scalars(select(RuntimeState))}
 
 
-def to_view(row: RuntimeState, pause: tuple[datetime, str | None] | None = None
-            ) -> RuntimeView:
+def runtime_views(session: Session, now: datetime,
+                  rows: Mapping[str, RuntimeState] | None = None) -> dict[str, RuntimeView]:
+    """Every service's runtime facts as the planner reads them: the row, its pause and its
+    newest rollout."""
+    rows = runtime_rows(session) if rows is None else rows
+    pauses = pauses_by_service(session, now)
+    rollouts = latest_rollouts(session)
+    return {name: to_view(row, pauses.get(name), rollouts.get(name))
+            for name, row in rows.items()}
+
+
+def to_view(row: RuntimeState, pause: tuple[datetime, str | None] | None = None,
+            rollout: Rollout | None = None) -> RuntimeView:
     paused_until, pause_reason = pause or (None, None)
     return RuntimeView(**{name: getattr(row, name) for name in _ROW_FIELDS},
                        health_transitions=transitions_of(row),
-                       paused_until=paused_until, pause_reason=pause_reason)
+                       paused_until=paused_until, pause_reason=pause_reason,
+                       rollout=to_rollout_view(rollout),
+                       pinned_spec=ServiceSpec.from_dict(row.pinned_spec)
+                       if row.pinned_spec else None)
 
 
 def transitions_of(row: RuntimeState) -> tuple[datetime, ...]:
@@ -121,20 +140,33 @@ def is_current(session: Session, service: str, seen_version: int | None) -> bool
 
 
 def record_action(session: Session, action: Action, now: datetime, *,
-                  container_id: str | None = None, seen_version: int | None = None) -> None:
+                  container_id: str | None = None, seen_version: int | None = None,
+                  spec: Mapping[str, Any] | None = None, note: str | None = None) -> None:
     """Bookkeeping after an action succeeded, plus its event.
 
     The policy's counters move only if no operator request came in meanwhile: a manual
-    restart's reset or an enable must not be undone by a decision made before it.
+    restart's reset or an enable must not be undone by a decision made before it. `spec`
+    is the spec the action worked from (the applied one after a create).
     """
     row = session.get(RuntimeState, action.service, with_for_update=True) \
         if action.service else None
+    if action.kind in ROLLOUT_STEPS:
+        record_rollout_step(session, row, action, now, spec=_json(spec),
+                            container_id=container_id, note=note)
+        return
+    if row is not None and action.kind in (Kind.CREATE, Kind.RECREATE):
+        row.applied_spec = _json(spec)
     if row is not None:
         _record_container(row, action, container_id)
         if seen_version is None or row.request_version == seen_version:
             _apply_policy(row, action, now)
     record_event(session, service=action.service or None, kind=action.kind.value, at=now,
                  message=_described(action))
+
+
+def _json(spec: Mapping[str, Any] | None) -> dict | None:
+    """A spec as the JSON column hands it back (tuples become lists)."""
+    return json.loads(json.dumps(spec)) if spec is not None else None
 
 
 def _described(action: Action) -> str:

@@ -54,6 +54,9 @@ def _upsert(session: Session, record: ServiceRecord | None, spec: ServiceSpec,
     elif record.spec != _stored(spec):
         record_event(session, service=spec.name, kind="updated", at=now,
                      message=f"desired spec changed in {spec.source_file}")
+        if runtime.pinned_spec is not None and record.spec_hash != spec.spec_hash:
+            # An operator's rollback holds until the desired spec changes: now it has.
+            runtime.pinned_spec = runtime.pinned_for_hash = None
     else:
         return
     record.category = spec.category

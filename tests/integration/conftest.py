@@ -88,6 +88,15 @@ def wait_for(check: Callable[[], T], *, timeout: float = 30, interval: float = 0
     pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def passes_until(steward: "Steward", done: Callable[[], object], *, timeout: float = 40,
+                 what: str) -> None:
+    """Run passes one after the other (as the scheduler would) until `done()` holds."""
+    def one() -> bool:
+        steward.reconciler.run_pass()
+        return bool(done())
+    wait_for(one, timeout=timeout, interval=0.3, what=what)
+
+
 def stop_process(process: subprocess.Popen | None, timeout: float) -> None:
     """SIGTERM a process the test started, and SIGKILL it if it does not end in time."""
     if process is None or process.poll() is not None:

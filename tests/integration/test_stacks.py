@@ -22,7 +22,7 @@ from app.engine.options import labels
 from app.steward import Steward
 from app.store.models import RuntimeState
 from tests.helpers import containers_of, write_state
-from tests.integration.conftest import free_port, wait_for
+from tests.integration.conftest import free_port, passes_until, wait_for
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 
@@ -43,14 +43,6 @@ def web_service(name: str, image: str, port: int, *, category: str = "infrastruc
 def runtime(steward: Steward, name: str) -> RuntimeState:
     with steward.store.session() as session:
         return session.get(RuntimeState, name)
-
-
-def passes_until(steward: Steward, done, *, timeout: float = 40, what: str) -> None:
-    """Run passes (as the scheduler would) until `done()` holds."""
-    def one() -> bool:
-        steward.reconciler.run_pass()
-        return bool(done())
-    wait_for(one, timeout=timeout, interval=0.5, what=what)
 
 
 def status(client: FlaskClient, name: str) -> str:
@@ -104,7 +96,8 @@ def test_a_build_from_a_local_context_is_rebuilt_when_a_file_in_it_changes(
         'CMD ["sh", "-c", "cat /message; exec sleep 3600"]\n')
     (context / "message").write_text("hello one\n")
     write_state(desired_dir, "services:\n  greeter:\n    category: ai\n    build: ./greeter\n"
-                             "    init: true\n    stop_grace_period: 1s\n")
+                             "    init: true\n    stop_grace_period: 1s\n"
+                             "    update: {monitor: 0.5s}\n")
     steward.reconciler.run_pass()
     first = containers_of(docker_client, instance)["greeter"]
     assert first.attrs["Config"]["Image"] == f"{instance}-greeter:latest"
@@ -114,7 +107,10 @@ def test_a_build_from_a_local_context_is_rebuilt_when_a_file_in_it_changes(
 
     (context / "message").write_text("hello two\n")
     result = steward.reconciler.run_pass()
-    assert result.plan.render() == "recreate greeter: desired spec changed [drift: build]"
+    assert result.plan.render() == ("rollout greeter: desired spec changed; start-first because "
+                                    "it publishes no host ports [drift: build]")
+    passes_until(steward, lambda: client.get("/api/system/services/greeter").get_json()
+                 ["rollout"]["state"] == "succeeded", what="the rebuilt image rolled out")
     second = containers_of(docker_client, instance)["greeter"]
     assert second.id != first.id
     wait_for(lambda: b"hello two" in second.logs(), what="the rebuilt image's message")
@@ -204,7 +200,8 @@ def test_a_container_made_before_networks_is_moved_onto_the_network(
         steward: Steward, desired_dir: Path, test_image: str,
         docker_client: docker.DockerClient, instance: str) -> None:
     write_state(desired_dir, f"services:\n  old: {{category: ai, image: {test_image}, "
-                             "command: [sleep, '3600'], init: true, stop_grace_period: 1s}\n")
+                             "command: [sleep, '3600'], init: true, stop_grace_period: 1s, "
+                             "update: {monitor: 0.5s}}\n")
     spec = load_directory(desired_dir, instance=instance).services["old"]
     made_then = labels(instance, spec)
     hashes = json.loads(made_then["io.steward.field-hashes"])
@@ -214,10 +211,14 @@ def test_a_container_made_before_networks_is_moved_onto_the_network(
     legacy = docker_client.containers.run(test_image, ["sleep", "3600"], detach=True, init=True,
                                           name=f"{instance}-old", labels=made_then)
     result = steward.reconciler.run_pass()
-    assert "recreate old: desired spec changed [drift: networks, logging]" in \
-        result.plan.render().splitlines()
+    assert "rollout old: desired spec changed; start-first because it publishes no host ports " \
+        "[drift: networks, logging]" in result.plan.render().splitlines()
+    def replaced() -> bool:
+        ids = [c.id for c in docker_client.containers.list(
+            all=True, filters={"label": f"io.steward.instance={instance}"})]
+        return len(ids) == 1 and ids != [legacy.id]
+    passes_until(steward, replaced, what="the rollout onto the network")
     moved = containers_of(docker_client, instance)["old"]
-    assert moved.id != legacy.id
     assert list(moved.attrs["NetworkSettings"]["Networks"]) == [f"{instance}_default"]
 
 

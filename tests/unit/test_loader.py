@@ -95,7 +95,7 @@ def test_a_service_overrides_part_of_its_policy(tmp_path: Path) -> None:
      "env_file, environment, extra_hosts, gpus, healthcheck, hostname, image, init, labels, "
      "logging, network_mode, networks, pid, port, ports, privileged, read_only, resources, "
      "restart_policy, restart_with, security_opt, shm_size, stop_grace_period, stop_signal, "
-     "tmpfs, ulimits, user, volumes, working_dir"),
+     "tmpfs, ulimits, update, user, volumes, working_dir"),
     ("    category: ai\n",
      "a.yaml:3: services.s.image: give image: (a tag to run or to give a build) or build:"),
     ("    category: gpu\n    image: x\n",

@@ -53,21 +53,32 @@ def test_each_state_leads_to_one_decision(observed: list[ObservedContainer],
     assert render([WEB], observed, {"web": runtime}) == expected
 
 
-@pytest.mark.parametrize("changes, drift", [
-    ({"image": "img:2"}, "image"),
-    ({"environment": (("A", "1"),)}, "environment"),
-    ({"command": ("sleep", "1")}, "command"),
-    ({"image": "img:2", "init": True}, "image, init"),
-    ({"ports": (PortMapping("127.0.0.1", 8080, 80),)}, "ports"),
-    ({"volumes": (VolumeMount("/srv/data", "/data"),)}, "volumes"),
-    ({"resources": Resources(memory_bytes=2 ** 30)}, "resources"),
-    ({"stop_grace_period": 30.0}, "stop_grace_period"),
-    ({"healthcheck": HealthCheck("command", 1, 1, 0, 3, command=("true",))}, "healthcheck"),
+START_FIRST = "start-first because it publishes no host ports"
+
+
+@pytest.mark.parametrize("changes, drift, order", [
+    ({"image": "img:2"}, "image", START_FIRST),
+    ({"environment": (("A", "1"),)}, "environment", START_FIRST),
+    ({"command": ("sleep", "1")}, "command", START_FIRST),
+    ({"image": "img:2", "init": True}, "image, init", START_FIRST),
+    ({"ports": (PortMapping("127.0.0.1", 8080, 80),)}, "ports",
+     "stop-first because it publishes host ports"),
+    ({"volumes": (VolumeMount("/srv/data", "/data"),)}, "volumes", START_FIRST),
+    ({"resources": Resources(memory_bytes=2 ** 30)}, "resources", START_FIRST),
+    ({"stop_grace_period": 30.0}, "stop_grace_period", START_FIRST),
+    ({"healthcheck": HealthCheck("command", 1, 1, 0, 3, command=("true",))}, "healthcheck",
+     START_FIRST),
 ])
-def test_drift_recreates_and_names_the_fields(changes: dict, drift: str) -> None:
+def test_drift_of_a_running_service_is_rolled_out_and_names_the_fields(
+        changes: dict, drift: str, order: str) -> None:
     old = container(WEB)
     assert render([replace(WEB, **changes)], [old]) == \
-        f"recreate web: desired spec changed [drift: {drift}]"
+        f"rollout web: desired spec changed; {order} [drift: {drift}]"
+
+
+def test_drift_of_a_stopped_service_simply_recreates_it() -> None:
+    assert render([replace(WEB, image="img:2")], [container(WEB, "exited", exit_code=0)]) == \
+        "recreate web: desired spec changed [drift: image]"
 
 
 @pytest.mark.parametrize("runtime", [RuntimeView(enabled=False),
@@ -93,13 +104,13 @@ def test_changes_outside_the_container_are_not_drift() -> None:
 
 def test_a_container_without_field_hashes_still_drifts() -> None:
     foreign = container(WEB, spec_hash="old", field_hashes={})
-    assert render([replace(WEB, image="img:2")], [foreign]).startswith("recreate web")
+    assert render([replace(WEB, image="img:2")], [foreign]).startswith("rollout web")
 
 
 def test_drift_wins_over_a_requested_restart() -> None:
     assert render([replace(WEB, image="img:2")], [container(WEB)],
                   {"web": RuntimeView(pending_action="restart")}) == \
-        "recreate web: desired spec changed [drift: image]"
+        f"rollout web: desired spec changed; {START_FIRST} [drift: image]"
 
 
 class TestRestartPolicy:

@@ -61,7 +61,8 @@ def test_a_container_made_before_networks_is_recreated_onto_them() -> None:
     old_hashes = {k: v for k, v in web.field_hashes().items() if k not in ("networks", "logging")}
     old = container(web, spec_hash="before-networks", field_hashes=old_hashes)
     assert drifted_fields(web, old) == ("networks", "logging")
-    assert render([web], [old]) == "recreate web: desired spec changed [drift: networks, logging]"
+    assert render([web], [old]) == ("rollout web: desired spec changed; start-first because "
+                                    "it publishes no host ports [drift: networks, logging]")
 
 
 HEALTHY_DB = spec("db", "infrastructure",

@@ -155,3 +155,20 @@ def enable_service(name: str) -> dict:
 def disable_service(name: str) -> dict:
     """Disable a service (stops it and prevents self-healing restarts)"""
     return _act(name, "disable")
+
+
+@blp.route("/<string:name>/rollout/retry", methods=["POST"])
+@blp.response(200, ServiceActionSchema,
+              example=_action_example("rollout retry initiated", "running"))
+@_documents(400, 404, 503, 500)
+def retry_rollout(name: str) -> dict:
+    """Retry the failed rollout of a service's desired spec (never retried on its own)"""
+    return _act(name, "rollout-retry")
+
+
+@blp.route("/<string:name>/rollback", methods=["POST"])
+@blp.response(200, ServiceActionSchema, example=_action_example("rollback initiated", "running"))
+@_documents(400, 404, 503, 500)
+def rollback_service(name: str) -> dict:
+    """Roll back to the spec before the last successful rollout, until the desired state changes"""
+    return _act(name, "rollback")

@@ -74,6 +74,20 @@ class ServiceActionSchema(Schema):
     service = ma.fields.Nested(ServiceSchema, required=True)
 
 
+class RolloutSchema(Schema):
+    state = ma.fields.String(required=True, validate=ma.validate.OneOf(
+        ("in_progress", "succeeded", "rolled_back", "paused")))
+    strategy = ma.fields.String(required=True, metadata={
+        "description": "start-first or stop-first"})
+    revision = ma.fields.String(allow_none=True, metadata={
+        "description": "Git revision of the desired state that was rolled out"})
+    spec_hash = ma.fields.String(required=True)
+    started_at = UTCTimestamp(required=True)
+    finished_at = UTCTimestamp(allow_none=True)
+    reason = ma.fields.String(allow_none=True, metadata={
+        "description": "Why it was rolled back or paused"})
+
+
 class StatsSchema(Schema):
     cpu_percent = ma.fields.Float(allow_none=True, metadata={
         "description": "CPU use between the last two samples, in % of one core (200 = two "
@@ -118,6 +132,8 @@ class ServiceDetailSchema(ServiceSchema):
         "description": "GPU requests, e.g. `nvidia gpu: all` (empty without GPUs)"})
     networks = ma.fields.List(ma.fields.String(), required=True, metadata={
         "description": "Networks the service joins; it answers to its name on each"})
+    rollout = ma.fields.Nested(RolloutSchema, allow_none=True, metadata={
+        "description": "The newest health-gated rollout of a change, or null"})
     stats = ma.fields.Nested(StatsSchema, allow_none=True, metadata={
         "description": "The latest CPU and memory sample; null while the service is not "
                        "running or before Steward's first sample (every 10 s)"})
