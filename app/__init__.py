@@ -15,6 +15,7 @@ from app.auth import TokenConfigError, load_tokens
 from app.api.ops.routes import registry_for
 from app.api.services.cache import ServiceListCache
 from app.config import ROOT, desired_state_dir, load_config
+from app.desired_state.age_secrets import Keyring
 from app.desired_state.follow import FileWatcher, GitFollower
 from app.desired_state.loader import LoadSettings
 from app.engine.docker_engine import DockerEngine
@@ -122,7 +123,8 @@ def _secret_key(app: Flask) -> str:
 
 def _build_steward(config: Mapping[str, Any]) -> Steward:
     store = Store(config["DATABASE_URL"])
-    engine = DockerEngine(instance=config["INSTANCE"], timeout=config["DOCKER_TIMEOUT"])
+    engine = DockerEngine(instance=config["INSTANCE"], timeout=config["DOCKER_TIMEOUT"],
+                          secrets=Keyring(config["AGE_KEY_FILE"]))
     health = HealthMonitor(store, clock=utcnow)
     desired_dir = desired_state_dir(config)
     follower = None
