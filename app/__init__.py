@@ -19,7 +19,7 @@ from app.desired_state.age_secrets import Keyring
 from app.desired_state.follow import FileWatcher, GitFollower
 from app.desired_state.loader import LoadSettings
 from app.engine.docker_engine import DockerEngine
-from app.engine.stats import STATS_INTERVAL, StatsCollector
+from app.engine.stats import StatsCollector
 from app.notify import Notifier
 from app.extensions import Api
 from app.guard import check_body, check_host
@@ -148,5 +148,5 @@ def _build_steward(config: Mapping[str, Any]) -> Steward:
                    files=FileWatcher(desired_dir, lambda: None, config["WATCH_INTERVAL"]),
                    follower=follower, notifier=notifier, pruner=pruner,
                    stats=StatsCollector(instance=config["INSTANCE"],
-                                        interval=config.get("STATS_INTERVAL", STATS_INTERVAL),
+                                        interval=config["STATS_INTERVAL"],
                                         clock=utcnow))

@@ -59,6 +59,8 @@ SETTINGS: dict[str, tuple[str, Any, type]] = {
     "HOST_PATHS": ("STEWARD_HOST_PATHS", "denylist", str),
     "HOST_ACCESS": ("STEWARD_HOST_ACCESS", "", str),
     "MAX_FILE_BYTES": ("STEWARD_MAX_FILE_BYTES", 1024 * 1024, int),
+    # Seconds between CPU and memory samples for the page and /metrics (app/engine/stats.py)
+    "STATS_INTERVAL": ("STEWARD_STATS_INTERVAL", 10.0, float),
     # The host's age identity file, which decrypts the secrets of desired-state files
     # (app/desired_state/age_secrets.py); empty: no key, so encrypted values do not load.
     "AGE_KEY_FILE": ("STEWARD_AGE_KEY_FILE", "", str),
