@@ -2,18 +2,25 @@
 
 `steward apply` (in-process when no server runs) and `POST /api/system/apply` both come here;
 the pass itself is the reconciler's, the same planner and executor as every scheduled pass.
+When the file watcher or the git follower already carried the edit out, the pass finds
+nothing to do; the recap then says what those passes changed for the desired state in
+force, from the event log, rather than changed=0.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from app.errors import PermanentError
 from app.overview import get_service
 from app.reconcile.recap import Recap, ServiceOutcome, summarize
+from app.reconcile.reconciler import PassResult
 from app.steward import Steward, utcnow
+from app.store.applies import changes_before
 from app.store.events import record_event
 from app.store.models import ServiceRecord
+from app.store.sync import last_load
 
 
 class ApplyBusy(PermanentError):
@@ -29,6 +36,7 @@ class ApplyOutcome:
     recap: Recap
     waited: dict[str, str] = field(default_factory=dict)  # service -> status when done
     wait_seconds: float | None = None
+    revision: str | None = None  # the git commit in force, outside git None
 
     @property
     def not_healthy(self) -> list[str]:
@@ -52,7 +60,7 @@ class ApplyOutcome:
         return {"result": self.result, "counts": self.recap.counts(),
                 "services": [vars(s) for s in self.recap.services],
                 "errors": list(self.recap.errors), "waited": self.waited,
-                "not_healthy": self.not_healthy}
+                "not_healthy": self.not_healthy, "revision": self.revision}
 
 
 def run_apply(steward: Steward, *, service: str | None = None, timeout: float = 120.0,
@@ -60,6 +68,7 @@ def run_apply(steward: Steward, *, service: str | None = None, timeout: float = 
     """One pass (of `service` and its dependents, or everything), waiting up to `timeout`
     seconds for a running pass to end first. Asked-for and refused applies are events."""
     what = f"apply of {service}" if service else "apply"
+    asked_at = utcnow()
     try:
         if service is not None:
             steward.reconciler.load_desired()  # a service just added to the files counts
@@ -73,10 +82,20 @@ def run_apply(steward: Steward, *, service: str | None = None, timeout: float = 
     except (UnknownService, ApplyBusy) as err:
         _audit(steward, "apply-refused", f"{what}: {err}", actor, origin)
         raise
-    outcome = ApplyOutcome(summarize(result))
+    outcome = _outcome(steward, result, asked_at, every_service=service is None)
     counts = " ".join(f"{k}={v}" for k, v in outcome.recap.counts().items())
     _audit(steward, "apply", f"{what}: {outcome.recap.result} ({counts})", actor, origin)
     return outcome
+
+
+def _outcome(steward: Steward, result: PassResult, asked_at: datetime, *,
+             every_service: bool) -> ApplyOutcome:
+    """The pass's recap, plus what passes nobody asked for changed for the same state."""
+    with steward.store.reader() as session:
+        earlier = changes_before(session, result.started_at or asked_at)
+        good = last_load(session, ok=True)
+    return ApplyOutcome(summarize(result).with_earlier(earlier, every_service=every_service),
+                        revision=good.revision if good else None)
 
 
 def _audit(steward: Steward, kind: str, message: str, actor: str, origin: str) -> None:
@@ -89,7 +108,7 @@ def await_health(steward: Steward, outcome: ApplyOutcome, timeout: float) -> App
     """Wait up to `timeout` seconds until every service the apply changed, or left waiting
     for a dependency, is running (health checks and passes must be running meanwhile)."""
     names = [s.service for s in outcome.recap.services if _awaited(s)]
-    return ApplyOutcome(outcome.recap, _wait_running(steward, names, timeout), timeout)
+    return replace(outcome, waited=_wait_running(steward, names, timeout), wait_seconds=timeout)
 
 
 def _awaited(outcome: ServiceOutcome) -> bool:

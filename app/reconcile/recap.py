@@ -1,10 +1,13 @@
 """What one pass did to each service, counted like Ansible's PLAY RECAP: ok, changed,
-failed, skipped. Pure: built from the pass's plan and the executor's report.
+failed, skipped. Pure: built from the pass's plan and the executor's report, and, for an
+apply someone asked for, from what Steward's own passes (the file watcher's, the git
+follower's) already changed for the same desired state (`Recap.with_earlier`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Sequence
 
 from app.reconcile.actions import DOCKER_WRITES, Kind
 
@@ -12,6 +15,8 @@ if TYPE_CHECKING:
     from app.reconcile.reconciler import PassResult
 
 OUTCOMES = ("ok", "changed", "failed", "skipped")
+#: What a service's outcome counts as `changed` for: a Docker write, or a disable.
+CHANGED_KINDS = DOCKER_WRITES | {Kind.DISABLE}
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,14 @@ class ServiceOutcome:
     service: str
     outcome: str  # one of OUTCOMES
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class EarlierChange:
+    """A change an earlier pass made to a service, as the event log holds it."""
+    service: str
+    what: str  # e.g. "recreate: desired spec changed [drift: environment]"
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,22 @@ class Recap:
             return "failed"
         return "changed" if counts["changed"] else "ok"
 
+    def with_earlier(self, changes: Sequence[EarlierChange], *, every_service: bool) -> Recap:
+        """This recap, with what earlier passes changed for the same desired state counted
+        as changed: an apply right after the file watcher acted says what the edit changed,
+        not changed=0. A service this pass acted on keeps its own outcome; services outside
+        the recap (removed ones) are added only when the apply covered every service."""
+        earlier: dict[str, list[EarlierChange]] = {}
+        for change in changes:
+            earlier.setdefault(change.service, []).append(change)
+        merged = [ServiceOutcome(s.service, "changed", _before(earlier[s.service]))
+                  if s.outcome == "ok" and s.service in earlier else s for s in self.services]
+        if every_service:
+            known = {s.service for s in self.services}
+            merged += [ServiceOutcome(name, "changed", _before(found))
+                       for name, found in sorted(earlier.items()) if name not in known]
+        return Recap(tuple(merged), self.errors)
+
     def render(self) -> str:
         width = max((len(s.service) for s in self.services), default=0)
         lines = [f"{s.service.ljust(width)} : {s.outcome}" + (f"  ({s.detail})" if s.detail
@@ -59,7 +88,7 @@ def summarize(result: PassResult) -> Recap:
     if result.plan is None or result.report is None:
         return Recap((), errors)
     failed = {a.service: error for a, error in result.report.failed}
-    done = {a.service: a for a in result.report.done if a.kind in DOCKER_WRITES | {Kind.DISABLE}}
+    done = {a.service: a for a in result.report.done if a.kind in CHANGED_KINDS}
     skipped = {a.service: a for a in result.report.skipped}
     waits = {a.service: a for a in result.plan.actions if a.kind is Kind.WAIT}
     outcomes = []
@@ -79,3 +108,11 @@ def summarize(result: PassResult) -> Recap:
     outcomes += [ServiceOutcome(a.service, "failed", error) for a, error in result.report.failed
                  if a.service not in result.planned]
     return Recap(tuple(outcomes), errors)
+
+
+def _before(changes: Sequence[EarlierChange]) -> str:
+    """`applied before this apply, at <time>: <first>; <last>`: why it began (the drift)
+    and how it ended (a rollout's promotion or rollback); the steps between are events."""
+    first, last = changes[0], changes[-1]
+    return f"applied before this apply, at {first.at:%Y-%m-%dT%H:%M:%SZ}: " + \
+        "; ".join(dict.fromkeys((first.what, last.what)))

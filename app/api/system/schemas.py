@@ -89,7 +89,9 @@ class ApplyRequestSchema(Schema):
 class OutcomeSchema(Schema):
     service = ma.fields.String(required=True)
     outcome = ma.fields.String(required=True, metadata={
-        "description": "ok, changed, failed or skipped"})
+        "description": "ok, changed, failed or skipped; changed also when Steward's own pass "
+                       "(file watcher, git follower) applied this state before: the detail "
+                       "then starts `applied before this apply, at <time>`"})
     detail = ma.fields.String(required=True)
 
 
@@ -101,6 +103,8 @@ class ApplyResultSchema(Schema):
     waited = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
     not_healthy = ma.fields.List(ma.fields.String(), required=True)
     recap = ma.fields.String(required=True, metadata={"description": "The recap as text"})
+    revision = ma.fields.String(allow_none=True, metadata={
+        "description": "Git commit of the desired state in force (null outside git)"})
 
 
 class DeliverySchema(Schema):
