@@ -45,7 +45,7 @@ SIGNATURE_HEADER = "X-Steward-Signature-256"
 
 @dataclass(frozen=True)
 class Message:
-    event: str  # unhealthy, recovered, disabled
+    event: str  # unhealthy, recovered, disabled, rollout-failed
     service: ServiceOverview
     at: datetime
     reason: str | None = None
@@ -80,6 +80,8 @@ def messages(watch: Watch, events: list[Event], fleet: list[ServiceOverview],
         if event.kind == "disable":
             found.append(Message("disabled", service, at, event.message))
             watch.troubled.add(service.name)
+        elif event.kind == "rollback" and "rolled back: superseded" not in event.message:
+            found.append(Message("rollout-failed", service, at, event.message))
         elif event.kind == "restart" and event.message.startswith("unhealthy") \
                 and service.name not in watch.troubled:
             found.append(Message("unhealthy", service, at, event.message))

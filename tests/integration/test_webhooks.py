@@ -78,6 +78,13 @@ def test_what_calls_for_a_message(steward: Steward, desired_dir: Path) -> None:
     assert [(m.event, m.reason) for m in told] == [("disabled", "failure limit reached: 5")]
     by_hand = Event(id=10, service="web", kind="disabled", message="disabled by api")
     assert messages(Watch(), [by_hand], [replace(web, status="disabled")], at) == []
+    failed = Event(id=11, service="web", kind="rollback", message="rollout of abc (spec d) "
+                   "rolled back: the new container exited (exit code 3)")
+    assert [(m.event, m.reason) for m in messages(Watch(), [failed], [running], at)] == [
+        ("rollout-failed", failed.message)]
+    newer = Event(id=12, service="web", kind="rollback", message="rollout of abc (spec d) "
+                  "rolled back: superseded by a newer desired spec")
+    assert messages(Watch(), [newer], [running], at) == [], "superseded is not a failure"
 
 
 def test_a_receiver_is_shown_without_its_path_or_query() -> None:
