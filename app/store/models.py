@@ -104,6 +104,12 @@ class RuntimeState(Base):
     #: spec's hash is still `pinned_for_hash`.
     pinned_spec: Mapped[dict | None] = mapped_column(JSON)
     pinned_for_hash: Mapped[str | None] = mapped_column(String(64))
+    #: The registry digest the container's image was pulled as, the newer one the registry
+    #: has for the same tag (None when up to date), and when and how that was last asked.
+    image_digest: Mapped[str | None] = mapped_column(String(100))
+    available_digest: Mapped[str | None] = mapped_column(String(100))
+    image_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    image_check_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Rollout(Base):
@@ -128,6 +134,8 @@ class Rollout(Base):
     healthy_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The spec the old container ran, kept when the rollout succeeds.
     previous_spec: Mapped[dict | None] = mapped_column(JSON)
+    #: The registry digest rolled out, when the rollout is an image update of the same spec.
+    image_digest: Mapped[str | None] = mapped_column(String(100))
 
 
 class Pause(Base):
