@@ -109,10 +109,11 @@ class Bench:
         commit = self.commit(mode)
         if webhook:
             body = json.dumps({"ref": "refs/heads/main", "after": commit}).encode()
+            signature = f"sha256={self.sign(body, SECRET)}"
             answer = requests.post(f"{self.url}/api/system/git/webhook", data=body, timeout=10,
                                    headers={"Content-Type": "application/json",
                                             "X-GitHub-Event": "push",
-                                            "X-Hub-Signature-256": f"sha256={self.sign(body, SECRET)}"})
+                                            "X-Hub-Signature-256": signature})
             answer.raise_for_status()
         self.wait(lambda: self.revision() == commit, f"revision {commit[:12]}")
         loaded = time.monotonic() - start
