@@ -137,6 +137,19 @@ def test_a_bad_signature_is_401_with_detail_and_audited(
     [event] = events(app, "webhook-refused")
     assert (event["actor"], event["origin"]) == ("git-webhook", "127.0.0.1")
     assert event["message"].startswith("git webhook refused: ")
+    assert not any(value in event["message"] for value in headers.values()), \
+        "what was sent as a signature is never logged"
+
+
+def test_a_delivery_over_64_kib_is_413_before_any_signature_is_checked(
+        hooked: tuple[Flask, list[str]]) -> None:
+    """The cap stays for the one route anyone may reach (docs/gitops-webhooks.md)."""
+    app, wakes = hooked
+    body = json.dumps({"ref": "refs/heads/main", "commits": ["x" * 70_000]}).encode()
+    answer = post(app, body, github(body))
+    assert answer.status_code == 413 and answer.get_json()["detail"].startswith(
+        "Request body too large")
+    assert wakes == [] and events(app, "webhook-refused") == []
 
 
 def test_other_actions_still_need_a_token(hooked: tuple[Flask, list[str]]) -> None:
