@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 OUTCOMES = ("ok", "changed", "failed", "skipped")
 #: What a service's outcome counts as `changed` for: a Docker write, or a disable.
 CHANGED_KINDS = DOCKER_WRITES | {Kind.DISABLE}
+#: What makes it `failed`: a rollout rolled back or paused; the change did not go in.
+UNDONE_KINDS = frozenset({Kind.ROLLBACK, Kind.PAUSE_ROLLOUT})
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,13 @@ class ServiceOutcome:
 class EarlierChange:
     """A change an earlier pass made to a service, as the event log holds it."""
     service: str
-    what: str  # e.g. "recreate: desired spec changed [drift: environment]"
+    kind: str  # an action's kind: recreate, rollout, rollback, ...
+    message: str  # e.g. "desired spec changed [drift: environment]"
     at: datetime
+
+    @property
+    def outcome(self) -> str:
+        return "failed" if self.kind in {k.value for k in UNDONE_KINDS} else "changed"
 
 
 @dataclass(frozen=True)
@@ -55,18 +62,19 @@ class Recap:
 
     def with_earlier(self, changes: Sequence[EarlierChange], *, every_service: bool) -> Recap:
         """This recap, with what earlier passes changed for the same desired state counted
-        as changed: an apply right after the file watcher acted says what the edit changed,
-        not changed=0. A service this pass acted on keeps its own outcome; services outside
-        the recap (removed ones) are added only when the apply covered every service."""
+        as changed (or failed, when their rollout was rolled back): an apply right after the
+        file watcher acted says what the edit changed, not changed=0. A service this pass
+        acted on keeps its own outcome; services outside the recap (removed ones) are added
+        only when the apply covered every service."""
         earlier: dict[str, list[EarlierChange]] = {}
         for change in changes:
             earlier.setdefault(change.service, []).append(change)
-        merged = [ServiceOutcome(s.service, "changed", _before(earlier[s.service]))
-                  if s.outcome == "ok" and s.service in earlier else s for s in self.services]
+        merged = [_before(earlier[s.service]) if s.outcome == "ok" and s.service in earlier
+                  else s for s in self.services]
         if every_service:
             known = {s.service for s in self.services}
-            merged += [ServiceOutcome(name, "changed", _before(found))
-                       for name, found in sorted(earlier.items()) if name not in known]
+            merged += [_before(found) for name, found in sorted(earlier.items())
+                       if name not in known]
         return Recap(tuple(merged), self.errors)
 
     def render(self) -> str:
@@ -88,7 +96,7 @@ def summarize(result: PassResult) -> Recap:
     if result.plan is None or result.report is None:
         return Recap((), errors)
     failed = {a.service: error for a, error in result.report.failed}
-    done = {a.service: a for a in result.report.done if a.kind in CHANGED_KINDS}
+    done = {a.service: a for a in result.report.done if a.kind in CHANGED_KINDS | UNDONE_KINDS}
     skipped = {a.service: a for a in result.report.skipped}
     waits = {a.service: a for a in result.plan.actions if a.kind is Kind.WAIT}
     outcomes = []
@@ -96,7 +104,8 @@ def summarize(result: PassResult) -> Recap:
         if name in failed:
             outcomes.append(ServiceOutcome(name, "failed", failed[name]))
         elif name in done:
-            outcomes.append(ServiceOutcome(name, "changed", done[name].render()))
+            outcome = "failed" if done[name].kind in UNDONE_KINDS else "changed"
+            outcomes.append(ServiceOutcome(name, outcome, done[name].render()))
         elif name in skipped:
             outcomes.append(ServiceOutcome(name, "skipped", "an operator acted meanwhile"))
         elif name in waits:
@@ -110,9 +119,11 @@ def summarize(result: PassResult) -> Recap:
     return Recap(tuple(outcomes), errors)
 
 
-def _before(changes: Sequence[EarlierChange]) -> str:
-    """`applied before this apply, at <time>: <first>; <last>`: why it began (the drift)
-    and how it ended (a rollout's promotion or rollback); the steps between are events."""
+def _before(changes: Sequence[EarlierChange]) -> ServiceOutcome:
+    """The service's outcome is its last change's; the detail says when it began,
+    `applied before this apply, at <time>: <first>; <last>`: why it began (the drift) and
+    how it ended (a rollout's promotion or rollback); the steps between are events."""
     first, last = changes[0], changes[-1]
-    return f"applied before this apply, at {first.at:%Y-%m-%dT%H:%M:%SZ}: " + \
-        "; ".join(dict.fromkeys((first.what, last.what)))
+    steps = dict.fromkeys(f"{c.kind}: {c.message}" for c in (first, last))
+    detail = f"applied before this apply, at {first.at:%Y-%m-%dT%H:%M:%SZ}: " + "; ".join(steps)
+    return ServiceOutcome(first.service, last.outcome, detail)

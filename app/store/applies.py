@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.reconcile.recap import CHANGED_KINDS, EarlierChange, Recap
+from app.reconcile.recap import CHANGED_KINDS, UNDONE_KINDS, EarlierChange, Recap
 from app.store.models import Apply, Event
 from app.store.sync import last_load
 
@@ -52,6 +52,6 @@ def changes_before(session: Session, before: datetime) -> list[EarlierChange]:
     ).exists()
     events = session.scalars(select(Event).where(
         Event.at >= since, Event.at < before, Event.actor == AUTOMATIC,
-        Event.service.is_not(None), Event.kind.in_([k.value for k in CHANGED_KINDS]),
+        Event.service.is_not(None), Event.kind.in_([k.value for k in CHANGED_KINDS | UNDONE_KINDS]),
         ~in_asked_pass).order_by(Event.id))
-    return [EarlierChange(e.service, f"{e.kind}: {e.message}", e.at) for e in events]
+    return [EarlierChange(e.service, e.kind, e.message, e.at) for e in events]

@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.desired_state.spec import DesiredState
-from app.reconcile.recap import EarlierChange, Recap, ServiceOutcome
+from app.reconcile.actions import Action, Kind, Plan
+from app.reconcile.executor import ExecutionReport
+from app.reconcile.recap import EarlierChange, Recap, ServiceOutcome, summarize
+from app.reconcile.reconciler import PassResult
 from app.steward import Steward
 from app.store.applies import changes_before
 from app.store.events import record_event
@@ -15,7 +18,7 @@ from app.store.sync import sync_desired_state
 from tests.helpers import NOW
 
 LOADED = NOW
-RECREATED = EarlierChange("b", "recreate: desired spec changed [drift: environment]",
+RECREATED = EarlierChange("b", "recreate", "desired spec changed [drift: environment]",
                           NOW + timedelta(seconds=2))
 
 
@@ -35,23 +38,31 @@ def test_a_service_changed_before_counts_as_changed_with_when_and_what() -> None
 
 
 def test_this_passs_own_outcome_wins_and_a_service_says_how_it_began_and_ended() -> None:
-    again = EarlierChange("b", RECREATED.what, NOW + timedelta(seconds=9))
-    started = EarlierChange("a", "start: container exited", NOW + timedelta(seconds=3))
+    again = EarlierChange("b", "recreate", RECREATED.message, NOW + timedelta(seconds=9))
+    started = EarlierChange("a", "start", "container exited", NOW + timedelta(seconds=3))
     merged = recap(("a", "failed"), ("b", "ok")).with_earlier([RECREATED, started, again],
                                                              every_service=True)
     assert [(s.service, s.outcome) for s in merged.services] == [("a", "failed"),
                                                                  ("b", "changed")]
     assert merged.services[1].detail.count("recreate") == 1
     assert "12:00:02Z" in merged.services[1].detail
-    rollout = [EarlierChange("b", f"rollout: {step}", NOW + timedelta(seconds=n))
+    rollout = [EarlierChange("b", "rollout", step, NOW + timedelta(seconds=n))
                for n, step in enumerate(["started: drift", "must run 1s", "succeeded"])]
-    assert recap(("b", "ok")).with_earlier(rollout, every_service=True).services[0].detail == \
-        "applied before this apply, at 2026-01-01T12:00:00Z: rollout: started: drift; " \
-        "rollout: succeeded"
+    assert recap(("b", "ok")).with_earlier(rollout, every_service=True).services[0] == \
+        ServiceOutcome("b", "changed", "applied before this apply, at 2026-01-01T12:00:00Z: "
+                                       "rollout: started: drift; rollout: succeeded")
+
+
+def test_a_rolled_back_rollout_is_a_failed_change_not_a_change() -> None:
+    rolled_back = [EarlierChange("b", "rollout", "started: drift", NOW),
+                   EarlierChange("b", "rollback", "rolled back: exited", NOW)]
+    merged = recap(("b", "ok")).with_earlier(rolled_back, every_service=True)
+    assert (merged.services[0].outcome, merged.result) == ("failed", "failed")
+    assert merged.services[0].detail.endswith("rollback: rolled back: exited")
 
 
 def test_a_removed_service_is_added_only_when_every_service_was_applied() -> None:
-    removed = EarlierChange("old", "remove-orphan: not in the desired state", NOW)
+    removed = EarlierChange("old", "remove-orphan", "not in the desired state", NOW)
     assert [s.service for s in recap(("a", "ok")).with_earlier(
         [removed], every_service=True).services] == ["a", "old"]
     assert recap(("a", "ok")).with_earlier([removed], every_service=False).counts()[
@@ -77,7 +88,8 @@ def asked_apply(steward: Steward, start: int, end: int, scope: str | None = None
 
 def found(steward: Steward, before: int) -> list[str]:
     with steward.store.reader() as session:
-        return [c.what for c in changes_before(session, NOW + timedelta(seconds=before))]
+        return [f"{c.kind}: {c.message}"
+                for c in changes_before(session, NOW + timedelta(seconds=before))]
 
 
 def test_the_event_log_gives_changes_since_the_load_and_the_last_asked_apply(
@@ -99,3 +111,15 @@ def test_the_event_log_gives_changes_since_the_load_and_the_last_asked_apply(
     asked_apply(steward, 20, 22)  # an apply of everything reported what came before it
     event(steward, 30, "start")
     assert found(steward, before=100) == ["start: start at 30"]
+
+
+def test_a_rollback_in_the_pass_itself_is_failed_too() -> None:
+    rollback = Action(Kind.ROLLBACK, "b", "the new container exited (code 3)")
+    promote = Action(Kind.PROMOTE, "a", "healthy for 1s")
+    result = PassResult(plan=Plan((rollback, promote)),
+                        report=ExecutionReport(done=[rollback, promote]),
+                        planned=frozenset("ab"))
+    assert summarize(result).render().splitlines() == [
+        "a : changed  (promote a: healthy for 1s)",
+        "b : failed  (rollback b: the new container exited (code 3))",
+        "RECAP: ok=0 changed=1 failed=1 skipped=0 -> failed"]
