@@ -18,6 +18,8 @@ from app.secret_commands import secret
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: The exit status of a `steward serve` that lost the leader's lease.
+DEPOSED = 3
 
 
 @click.group()
@@ -31,15 +33,22 @@ def main() -> None:
 def serve(host: str | None, port: int | None) -> None:
     """Migrate the database, start reconciling and serve the API (waitress)."""
     from app import MAX_BODY_BYTES, create_app
+    from app.leadership import AlreadyServing, lock_database, one_migrator
     from app.serving import serve as serve_app
     from app.store.db import StoreUnavailable
 
     try:
         app = create_app()
         steward = app.extensions["steward"]
-        steward.store.upgrade()
-    except StoreUnavailable as err:  # one line with the cause and the fix, no traceback
+        # Held until the process ends: on SQLite, one `steward serve` per database.
+        lock = lock_database(steward.store.url)
+        steward.leadership.exclusive = lock is not None
+        with one_migrator(steward.store):
+            steward.store.upgrade()
+    except (StoreUnavailable, AlreadyServing) as err:  # one line with the cause and the fix
         raise click.ClickException(str(err)) from None
+    # A deposed leader exits (status 3) for its supervisor to start it again as a follower.
+    steward.after_deposed = lambda: os.kill(os.getpid(), signal.SIGTERM)
     steward.start_background()
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
@@ -69,6 +78,8 @@ def serve(host: str | None, port: int | None) -> None:
                                    "choose another with --port or STEWARD_PORT") from None
     finally:
         steward.shutdown()
+    if steward.leadership.deposed:
+        sys.exit(DEPOSED)
 
 
 @main.command()
@@ -221,6 +232,44 @@ def rollback(service: str, url: str | None) -> None:
     _service_action(service, "rollback", url)
 
 
+@main.command()
+@click.argument("service")
+@click.option("--url", help="A running Steward to ask (default as for apply).")
+def update(service: str, url: str | None) -> None:
+    """Roll out the newer image digest the last check found for SERVICE."""
+    _service_action(service, "update", url)
+
+
+@main.command("check-images")
+@click.option("--url", help="A running Steward to ask (default as for apply).")
+def check_images(url: str | None) -> None:
+    """Ask each running service's registry whether its image tag moved on (no pull)."""
+    server = _server_to_use(url)
+    if server:
+        import requests
+
+        token = os.environ.get("STEWARD_TOKEN")
+        try:
+            answer = requests.post(f"{server}/api/system/images/check", timeout=120,
+                                   headers={"Authorization": f"Bearer {token}"} if token else {})
+            checks = answer.json().get("images", [])
+        except (requests.RequestException, ValueError) as err:
+            raise click.ClickException(f"Steward at {server} did not answer: {err}") from None
+    else:
+        from app import create_app
+
+        steward = create_app().extensions["steward"]
+        steward.store.upgrade()
+        try:
+            checks = [c.as_dict() for c in steward.check_images()]
+        finally:
+            steward.shutdown()
+    for found in checks:
+        state = found["error"] or (f"update available: {found['update_available']}"
+                                   if found["update_available"] else "up to date")
+        click.echo(f"{found['service']}: {found['image']}: {state}")
+
+
 @main.command("retry-rollout")
 @click.argument("service")
 @click.option("--url", help="A running Steward to ask (default as for apply).")
@@ -237,7 +286,7 @@ def _service_action(service: str, action: str, url: str | None) -> None:
         import requests
 
         token = os.environ.get("STEWARD_TOKEN")
-        path = "rollout/retry" if action == "rollout-retry" else action
+        path = {"rollout-retry": "rollout/retry"}.get(action, action)
         try:
             answer = requests.post(f"{server}/api/system/services/{service}/{path}", timeout=30,
                                    headers={"Authorization": f"Bearer {token}"} if token else {})

@@ -59,6 +59,7 @@ SETTINGS: dict[str, tuple[str, Any, type]] = {
     "HOST_PATHS": ("STEWARD_HOST_PATHS", "denylist", str),
     "HOST_ACCESS": ("STEWARD_HOST_ACCESS", "", str),
     "MAX_FILE_BYTES": ("STEWARD_MAX_FILE_BYTES", 1024 * 1024, int),
+    "IMAGE_CHECK_INTERVAL": ("STEWARD_IMAGE_CHECK_INTERVAL", 6 * 3600.0, float),
     # Seconds between CPU and memory samples for the page and /metrics (app/engine/stats.py)
     "STATS_INTERVAL": ("STEWARD_STATS_INTERVAL", 10.0, float),
     # The host's age identity file, which decrypts the secrets of desired-state files
@@ -66,6 +67,12 @@ SETTINGS: dict[str, tuple[str, Any, type]] = {
     "AGE_KEY_FILE": ("STEWARD_AGE_KEY_FILE", "", str),
     # Push webhooks from the git host (app/api/git/); empty turns the endpoint off
     "GIT_WEBHOOK_SECRET": ("STEWARD_GIT_WEBHOOK_SECRET", "", str),
+    # docker (containers on one host) or swarm (services on the manager DOCKER_HOST names)
+    "ENGINE": ("STEWARD_ENGINE", "docker", str),
+    # Replicas on one database elect a leader by a lease of this many seconds, renewed
+    # every third of it (app/leadership.py); the name shows who leads (default: host name)
+    "LEASE_SECONDS": ("STEWARD_LEASE_SECONDS", 15.0, float),
+    "REPLICA_NAME": ("STEWARD_REPLICA_NAME", "", str),
 }
 
 

@@ -16,7 +16,7 @@ from typing import Callable
 from sqlalchemy.orm import Session
 
 from app.errors import PermanentError
-from app.reconcile.rollout import RETRY
+from app.reconcile.rollout import RETRY, UPDATE
 from app.store.db import Store
 from app.store.events import record_event
 from app.store.models import RuntimeState, ServiceRecord
@@ -153,6 +153,17 @@ def rollback(session: Session, name: str, now: datetime, actor: str) -> None:
             "state changes")
 
 
+def update(session: Session, name: str, now: datetime, actor: str) -> None:
+    """Roll out the newer digest of the service's image that the last check found."""
+    row = _lock(session, name)
+    if row.available_digest is None:
+        raise ActionRejected(f"Service '{name}' has no image update known; check with POST "
+                             "/api/system/images/check or steward check-images")
+    row.pending_action = UPDATE
+    _accept(session, row, now, actor, "update-requested",
+            f"image update to {row.available_digest[:19]} requested")
+
+
 #: Each action by its name in URLs, with the phrase that completes "Service 'x' ...".
 ACTIONS: dict[str, tuple[Callable[[Session, str, datetime, str], None], str]] = {
     "restart": (restart, "restart initiated"),
@@ -162,6 +173,7 @@ ACTIONS: dict[str, tuple[Callable[[Session, str, datetime, str], None], str]] = 
     "disable": (disable, "disabled"),
     "rollout-retry": (retry_rollout, "rollout retry initiated"),
     "rollback": (rollback, "rollback initiated"),
+    "update": (update, "image update initiated"),
 }
 
 

@@ -53,6 +53,9 @@ class ServiceOverview:
     gpus: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
     rollout: dict | None = None
+    image_digest: str | None = None
+    update_available: str | None = None
+    image_checked_at: datetime | None = None
     #: For the page: what an operator asked for and the current run's facts.
     pending_action: str | None = None
     started_at: datetime | None = None
@@ -90,6 +93,8 @@ def overview_of(record: ServiceRecord | Row, runtime: RuntimeState | Row, now: d
         flapping=was_flapping(runtime.flapping_at, window, now),
         paused_until=paused_until, pause_reason=pause_reason,
         observed_at=runtime.observed_at, source_file=record.source_file,
+        image_digest=runtime.image_digest, update_available=runtime.available_digest,
+        image_checked_at=runtime.image_checked_at,
         gpus=tuple(describe_gpus(spec.get("gpus"))),
         networks=tuple(n["name"] for n in spec.get("networks") or ()),
         pending_action=runtime.pending_action, started_at=runtime.started_at,

@@ -6,17 +6,22 @@ serving, so tests and CLI commands get the same app without a background thread.
 """
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from flask import current_app
 
 from app.desired_state.follow import FileWatcher, GitFollower, SyncResult
 from app.engine.docker_engine import ContainerEvent
 from app.engine.stats import StatsCollector
+from app.errors import AppError
 from app.health.monitor import HealthMonitor
 from app.history import HistoryCache
+from app.leadership import Leadership
 from app.notify import Notifier
+from app.reconcile.image_check import ImageCheck, check_images
 from app.reconcile.reconciler import Reconciler, utcnow
 from app.reconcile.scheduler import ReconcileScheduler
 from app.reconcile.watcher import EventWatcher
@@ -27,6 +32,8 @@ from app.web.feed import FleetFeed
 
 __all__ = ["Steward", "current_steward", "utcnow"]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Steward:
@@ -36,6 +43,8 @@ class Steward:
     health: HealthMonitor
     watcher: EventWatcher
     files: FileWatcher
+    #: This replica's side of the lease: only the leader acts (`app/leadership.py`).
+    leadership: Leadership
     follower: GitFollower | None = None
     notifier: Notifier | None = None
     #: Prunes the event log every hour (`app/retention.py`).
@@ -48,8 +57,14 @@ class Steward:
     service_list: Any = None
     #: CPU and memory samples per service (`app/engine/stats.py`).
     stats: StatsCollector | None = None
+    #: How often the registries are asked about image updates (STEWARD_IMAGE_CHECK_INTERVAL).
+    image_check_interval: float = 6 * 3600.0
     #: The page's history strips, recomputed as events come (`app/history.py`).
     history: HistoryCache = field(default_factory=HistoryCache)
+    #: Called once this replica has stopped acting after losing the lease (`steward serve`
+    #: exits, for its supervisor to start it again as a follower).
+    after_deposed: Callable[[], None] = lambda: None
+    _acting: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         """Wire the parts that wake passes to the scheduler."""
@@ -61,14 +76,35 @@ class Steward:
             self.follower.on_result = self._on_sync
 
     def start_background(self) -> None:
-        """Start the reconcile job (first pass at once), the monitor, the watchers, the feed.
+        """Start what every replica runs (the page's live feed, the stats) and contend for
+        the lease: only the leader runs the parts that act (`_lead`)."""
+        if self.feed is not None:
+            self.feed.start()
+        if self.stats is not None:
+            self.stats.start()
+        self.leadership.on_elected = lambda: _in_thread(self._lead, "steward-lead")
+        self.leadership.on_deposed = lambda reason: _in_thread(self._stand_down,
+                                                               "steward-step-down")
+        self.leadership.on_requests = self.trigger
+        self.leadership.start()
+
+    def _lead(self) -> None:
+        """Start the reconcile job (first pass at once), the monitor, the watchers, the
+        notifier and the pruner: the parts that act, run by the leader alone.
 
         A followed git remote is synced once first, so the first pass has files to load.
         """
+        with self._acting:
+            if self.leadership.held is not None:
+                self._start_acting()
+
+    def _start_acting(self) -> None:
         if self.follower is not None:
             self._on_sync(self.follower.sync())
             self.follower.start()
         self.files.start()
+        self.scheduler.every(self.image_check_interval, self._scheduled_image_check,
+                             "image-check")
         self.scheduler.start()
         if self.notifier is not None:
             self.notifier.start()
@@ -76,10 +112,26 @@ class Steward:
         self.watcher.start()
         if self.pruner is not None:
             self.pruner.start()
-        if self.feed is not None:
-            self.feed.start()
-        if self.stats is not None:
-            self.stats.start()
+
+    def _stand_down(self) -> None:
+        """The lease is lost: stop the parts that act, then `after_deposed`."""
+        with self._acting:
+            self._stop_acting()
+        self.after_deposed()
+
+    def check_images(self) -> list[ImageCheck]:
+        """Ask the registries whether the services' image tags moved; a pass rolls out the
+        updates of `auto_update` services."""
+        checks = check_images(self.reconciler.engine, self.store, utcnow)
+        if any(c.available for c in checks):
+            self.trigger([c.service for c in checks if c.available])
+        return checks
+
+    def _scheduled_image_check(self) -> None:
+        try:
+            self.check_images()
+        except AppError as err:  # the engine or a registry is away: next time
+            log.warning("image check failed: %s", err)
 
     def trigger(self, only: Iterable[str] | None = None) -> None:
         """Ask for a pass now; without the scheduler (CLI, tests) the next explicit pass acts."""
@@ -102,10 +154,20 @@ class Steward:
             self.feed.stop()
 
     def shutdown(self) -> None:
-        """Stop Steward's own threads; the managed containers keep running."""
+        """Stop Steward's own threads and hand the lease back; the managed containers keep
+        running."""
         self.end_streams()
         if self.stats is not None:
             self.stats.stop()
+        with self._acting:
+            self._stop_acting()
+        self.leadership.stop()
+        self.store.dispose()
+
+    def _stop_acting(self) -> None:
+        """Stop the parts that act, the passes first; on a follower none of them started."""
+        self.reconciler.close()
+        self.scheduler.shutdown()
         if self.notifier is not None:
             self.notifier.stop()
         if self.follower is not None:
@@ -115,10 +177,12 @@ class Steward:
         self.files.stop()
         self.watcher.stop()
         self.health.stop()
-        self.reconciler.close()
-        self.scheduler.shutdown()
-        self.store.dispose()
 
 
 def current_steward() -> Steward:
     return current_app.extensions["steward"]
+
+
+def _in_thread(target: Callable[[], None], name: str) -> None:
+    """Run `target` apart: the lease loop or executor worker that noticed must not wait."""
+    threading.Thread(target=target, name=name, daemon=True).start()

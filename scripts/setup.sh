@@ -54,7 +54,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
 fi
 
 if $with_tests; then
-  apt_install busybox-static curl postgresql iproute2 chromium git nodejs || exit 1
+  apt_install busybox-static curl postgresql iproute2 chromium git nodejs docker-registry || exit 1
   command -v npm >/dev/null || apt_install npm || exit 1
   # axe-core, pinned in tests/browser/package-lock.json, for the page's accessibility tests
   if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then

@@ -19,7 +19,7 @@ from app.desired_state.age_secrets import Keyring, SecretError
 from app.desired_state.interpolate import read_env_file
 from app.desired_state.spec import (
     CATEGORY_RESTART_DEFAULTS, CATEGORY_UPDATE_DEFAULTS, DEFAULT_NETWORK, UpdatePolicy, BuildSpec, DeviceRequest, Dependency,
-    HealthCheck, Logging, NetworkAttachment, PortMapping, Resources, RestartPolicy,
+    HealthCheck, Logging, NetworkAttachment, Placement, PortMapping, Resources, RestartPolicy,
     ServiceSpec, Ulimit, VolumeMount,
 )
 
@@ -89,6 +89,9 @@ def to_spec(name: str, data: dict, *, file: str, line: int, base: Path, root: Pa
         security_opt=tuple(sorted({"no-new-privileges:true"} if data.get("security_opt")
                                   else set())),
         logging=_logging(data.get("logging")),
+        auto_update=data.get("auto_update", False),
+        replicas=data.get("replicas"),
+        placement=_placement(data.get("placement")),
         privileged=data.get("privileged", False),
         cap_add=tuple(sorted(c.removeprefix("CAP_") for c in data.get("cap_add", []))),
         devices=tuple(_device(d) for d in data.get("devices", [])),
@@ -252,6 +255,15 @@ def _gpus(short: list[dict] | None, devices: list[dict]) -> tuple[DeviceRequest,
             capabilities=tuple(raw.get("capabilities", ("gpu",))),
             options=tuple(sorted((raw.get("options") or {}).items()))))
     return tuple(requests)
+
+
+def _placement(raw: dict | None) -> Placement | None:
+    if not raw:
+        return None
+    return Placement(constraints=tuple(raw.get("constraints", [])),
+                     preferences=tuple(p.removeprefix("spread=")
+                                       for p in raw.get("preferences", [])),
+                     max_replicas_per_node=raw.get("max_replicas_per_node"))
 
 
 def _logging(raw: dict | None) -> Logging:

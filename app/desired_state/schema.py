@@ -96,6 +96,17 @@ class UpdateSchema(StrictSchema):
             raise ValidationError("must be longer than monitor", "deadline")
 
 
+class PlacementSchema(StrictSchema):
+    """`placement:` for the Swarm engine, in Swarm's terms."""
+
+    constraints = fields.List(fields.Str(validate=validate.Regexp(
+        r"^[A-Za-z0-9_.-]+ *(==|!=) *\S+$", error="must be like node.role==manager")))
+    preferences = fields.List(fields.Str(validate=validate.Regexp(
+        r"^(spread=)?[A-Za-z0-9_.-]+$", error="must be a spread descriptor such as "
+                                             "node.labels.zone")))
+    max_replicas_per_node = fields.Int(validate=validate.Range(1, 10000))
+
+
 class ResourcesSchema(StrictSchema):
     memory = Memory()
     cpus = fields.Float(validate=validate.Range(min=0.01, max=1024))
@@ -169,6 +180,9 @@ class ServiceSchema(StrictSchema):
     enabled = fields.Bool(load_default=True, truthy={True}, falsy={False})
     restart_policy = fields.Nested(RestartPolicySchema, load_default=dict)
     update = fields.Nested(UpdateSchema, load_default=dict)
+    auto_update = fields.Bool(truthy={True}, falsy={False})
+    replicas = fields.Int(validate=validate.Range(0, 10000))
+    placement = fields.Nested(PlacementSchema)
     resources = fields.Nested(ResourcesSchema, load_default=dict)
     deploy = fields.Nested(DeploySchema, load_default=dict)
     gpus = Gpus()

@@ -25,7 +25,7 @@ CONTAINER_FIELDS: tuple[str, ...] = (
     "files", "healthcheck", "resources", "gpus", "init", "stop_grace_period", "stop_signal",
     "user", "working_dir", "hostname", "labels", "shm_size", "ulimits", "tmpfs", "extra_hosts",
     "read_only", "cap_drop", "security_opt", "logging", "privileged", "cap_add", "devices",
-    "network_mode", "pid",
+    "network_mode", "pid", "placement",
 )
 #: Container fields left out of the hashes while empty, so adding one to Steward does not
 #: make every existing container look drifted. `networks` and `logging` are never empty:
@@ -33,7 +33,7 @@ CONTAINER_FIELDS: tuple[str, ...] = (
 _OPTIONAL_FIELDS = ("files", "build", "entrypoint", "gpus", "stop_signal", "user",
                     "working_dir", "hostname", "labels", "shm_size", "ulimits", "tmpfs",
                     "extra_hosts", "read_only", "cap_drop", "security_opt", "privileged",
-                    "cap_add", "devices", "network_mode", "pid")
+                    "cap_add", "devices", "network_mode", "pid", "placement")
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,17 @@ class DeviceRequest:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where a Swarm engine may run the service's tasks (Swarm's own terms); the docker
+    engine runs everything on its one host and ignores it."""
+
+    constraints: tuple[str, ...] = ()
+    #: Spread descriptors, e.g. `node.labels.zone`.
+    preferences: tuple[str, ...] = ()
+    max_replicas_per_node: int | None = None
+
+
+@dataclass(frozen=True)
 class BuildSpec:
     """An image Steward builds before it creates the container. `content` is a digest of the
     context's files, the Dockerfile, target and args: when it changes, the image is rebuilt."""
@@ -235,12 +246,18 @@ class ServiceSpec:
     cap_drop: tuple[str, ...] = ()
     security_opt: tuple[str, ...] = ()
     logging: Logging = field(default_factory=Logging)
+    #: Roll out a newer digest of the image's tag when the registry has one.
+    auto_update: bool = False
     #: Host access the operator granted (see `app/desired_state/host_access.py`).
     privileged: bool = False
     cap_add: tuple[str, ...] = ()
     devices: tuple[str, ...] = ()
     network_mode: str | None = None
     pid: str | None = None
+    #: Tasks a Swarm engine runs (None: one); the docker engine runs one container.
+    #: Not a container field: scaling is no drift of the containers themselves.
+    replicas: int | None = None
+    placement: Placement | None = None
     enabled: bool = True
     source_file: str = ""
     source_line: int = 0

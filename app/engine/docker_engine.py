@@ -56,6 +56,8 @@ class ContainerEvent:
 class DockerEngine:
     """One Steward instance's view of one Docker engine; connects lazily, reconnects alone."""
 
+    kind = "docker"  # see app/engine/base.py
+
     def __init__(self, *, instance: str, base_url: str | None = None,
                  timeout: float = 30.0, secrets: Keyring = Keyring()) -> None:
         self.instance = instance
@@ -161,6 +163,7 @@ class DockerEngine:
             finished_at=_parse_time(state.get("FinishedAt")),
             exit_code=state.get("ExitCode") if state["Status"] != "running" else None,
             oom_killed=bool(state.get("OOMKilled")), address=seen.address,
+            image_id=seen.image_id,
         )
 
     # -- writes ------------------------------------------------------------------------------
@@ -237,11 +240,15 @@ class DockerEngine:
         except ActionFailed as err:
             raise _explained(err) from None
 
-    def prepare_image(self, spec: ServiceSpec) -> str | None:
+    def prepare_image(self, spec: ServiceSpec, *, pull: bool = False) -> str | None:
         """Build the image when the spec has a build and the image is not of this build,
-        else pull it when missing; return the build's last output lines, if it built."""
+        else pull it when missing (or always, with `pull`: an image update); return the
+        build's last output lines, if it built."""
         if spec.build is None:
-            self.ensure_image(spec.image)
+            if pull:
+                self.pull(spec.image)
+            else:
+                self.ensure_image(spec.image)
             return None
         wanted = spec.field_hashes()["build"]
         try:
@@ -327,13 +334,32 @@ class DockerEngine:
             self._call(lambda c: c.api.inspect_image(image), "look up image",
                        reraise=(ImageNotFound, NotFound))
         except (ImageNotFound, NotFound):
-            log.info("pulling image %s", image)
             try:
-                self._call(lambda c: _pull(c, image), f"pull image {image}",
-                           reraise=(requests.Timeout,))
-            except (ActionFailed, requests.Timeout) as err:
+                self.pull(image)
+            except ActionFailed as err:
                 raise ActionFailed(f"image {image} is not present and could not be pulled: "
-                                   f"{_short(err)}") from None
+                                   f"{str(err).removeprefix(f'pull of {image} failed: ')}"
+                                   ) from None
+
+    def pull(self, image: str) -> None:
+        log.info("pulling image %s", image)
+        try:
+            self._call(lambda c: _pull(c, image), f"pull image {image}",
+                       reraise=(requests.Timeout,))
+        except (ActionFailed, requests.Timeout) as err:
+            raise ActionFailed(f"pull of {image} failed: {_short(err)}") from None
+
+    def registry_digest(self, image: str) -> str:
+        """The digest the registry has for `image`'s tag now, asked without pulling (with
+        Docker's credential store, as `docker pull` would)."""
+        data = self._call(lambda c: c.images.get_registry_data(image),
+                          f"ask the registry about {image}")
+        return data.id
+
+    def image_digests(self, image_id: str) -> list[str]:
+        """The registry digests (`repo@sha256:...`) a local image was pulled or pushed as."""
+        attrs = self._call(lambda c: c.api.inspect_image(image_id), "look up image")
+        return list(attrs.get("RepoDigests") or ())
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -459,6 +485,7 @@ def _from_summary(summary: Mapping[str, Any], network: str) -> ObservedContainer
         exit_code=int(exit_match.group(1)) if exit_match else None,
         created=str(summary.get("Created", "")).rjust(12, "0"),
         address=_address(summary, network),
+        image_id=summary.get("ImageID", ""),
     )
 
 

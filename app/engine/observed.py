@@ -29,6 +29,19 @@ class ObservedContainer:
     created: str = ""
     #: Its IP address on Steward's network, where Steward's own health probes reach it.
     address: str | None = None
+    #: The local id of the image it runs (`sha256:...`).
+    image_id: str = ""
+    #: On a Swarm engine one observation stands for a whole service (see `swarm_tasks`):
+    #: its id, desired and running replicas, task failures since its last update, the
+    #: state of its last update (Swarm's UpdateStatus) and its tasks (node, slot, state).
+    service_id: str | None = None
+    replicas: int | None = None
+    running_replicas: int = 0
+    task_failures: int = 0
+    last_task_error: str | None = None
+    update_state: str | None = None
+    update_message: str | None = None
+    tasks: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def running(self) -> bool:

@@ -32,14 +32,20 @@ class Kind(str, Enum):
     PROMOTE = "promote"
     ROLLBACK = "rollback"
     PAUSE_ROLLOUT = "pause-rollout"
+    #: Engine-gated update of a running service (Swarm): the engine rolls out and back.
+    UPDATE = "update"
+    #: Set a service's replicas (Swarm).
+    SCALE = "scale"
 
 
 #: Kinds that change containers; a plan without them makes no write call to Docker.
 DOCKER_WRITES = frozenset({Kind.CREATE, Kind.START, Kind.RECREATE, Kind.RESTART, Kind.STOP,
                            Kind.REMOVE_DUPLICATE, Kind.REMOVE_ORPHAN, Kind.CREATE_NETWORK,
-                           Kind.REMOVE_NETWORK, Kind.ROLLOUT, Kind.PROMOTE, Kind.ROLLBACK})
+                           Kind.REMOVE_NETWORK, Kind.ROLLOUT, Kind.PROMOTE, Kind.ROLLBACK,
+                           Kind.UPDATE, Kind.SCALE})
 #: Kinds that are steps of a rollout (see `app/reconcile/rollout.py`).
-ROLLOUT_STEPS = frozenset({Kind.ROLLOUT, Kind.PROMOTE, Kind.ROLLBACK, Kind.PAUSE_ROLLOUT})
+ROLLOUT_STEPS = frozenset({Kind.ROLLOUT, Kind.PROMOTE, Kind.ROLLBACK, Kind.PAUSE_ROLLOUT,
+                           Kind.UPDATE})
 
 
 class Waiting(str, Enum):
@@ -75,6 +81,8 @@ class Action:
     #: A rollout's order (start-first or stop-first) and the spec hash it rolls out.
     strategy: str | None = None
     spec_hash: str | None = None
+    #: The newer registry digest an image-update ROLLOUT pulls and rolls out.
+    image_digest: str | None = None
 
     def describe(self) -> str:
         """The cause, with the drifted fields or the wait deadline when there are any."""

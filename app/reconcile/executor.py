@@ -16,8 +16,11 @@ from typing import Any, Callable, Mapping
 
 from app import metrics
 from app.desired_state.spec import CATEGORIES, ServiceSpec
+from app.engine.base import kind_of
 from app.engine.docker_engine import DockerEngine
 from app.errors import ActionFailed, EngineUnavailable
+from app.leadership import holds_lease
+from app.reconcile import swarm_steps
 from app.reconcile.actions import Action, Kind, Plan
 from app.reconcile.views import RuntimeView
 from app.store.db import Store
@@ -82,7 +85,7 @@ def _rollout(engine: DockerEngine, action: Action, spec: ServiceSpec) -> StepRes
     """Start the new container of a rollout; the old one is touched only once the image is
     there, and a stop-first rollout puts it back when the new one cannot even be created.
     A new container that fails to start is kept, for the planner to judge (and roll back)."""
-    build_log = engine.prepare_image(spec)
+    build_log = engine.prepare_image(spec, pull=action.image_digest is not None)
     old = action.container_id or ""
     if action.strategy == "stop-first":
         engine.stop(old, spec.stop_grace_period)
@@ -243,8 +246,11 @@ def _run(action: Action, engine: DockerEngine, store: Store, specs: Mapping[str,
         if not is_current(session, action.service, seen):
             log.info("skipping %s: an operator acted since the plan", action.render())
             return "skipped", ""
+        if not holds_lease(session, store):  # fencing: only the lease's holder acts
+            return "skipped", ""
     try:
-        result = _STEPS[action.kind](engine, action, specs.get(action.service)) or StepResult()
+        step = (swarm_steps.STEPS if kind_of(engine) == "swarm" else _STEPS)[action.kind]
+        result = step(engine, action, specs.get(action.service)) or StepResult()
     except ActionFailed as err:
         log.warning("%s failed: %s", action.render(), err)
         with store.session() as session:

@@ -16,7 +16,7 @@ from app.desired_state.spec import (
     CATEGORIES, CONTAINER_FIELDS, DesiredState, NetworkAttachment, ServiceSpec,
 )
 from app.engine.observed import ObservedContainer, ObservedNetwork
-from app.reconcile import policy, rollout
+from app.reconcile import policy, rollout, swarm_plan
 from app.reconcile.actions import Action, Kind, Plan, Waiting
 from app.reconcile.views import RuntimeView
 from app.status import Status, derive_status
@@ -26,13 +26,16 @@ def plan(desired: DesiredState, observed: Sequence[ObservedContainer],
          runtime: Mapping[str, RuntimeView], now: datetime, *,
          stable_period: float = policy.STABLE_PERIOD_SECONDS,
          only: Collection[str] | None = None,
-         networks: Sequence[ObservedNetwork] | None = None) -> Plan:
+         networks: Sequence[ObservedNetwork] | None = None,
+         engine_updates: bool = False) -> Plan:
     """Decide every action of one pass: orphans, then missing networks, then services in
     dependency order.
 
     `only` limits the pass to those services and everything that depends on them (a pass
     woken by one container's event); None plans the whole fleet, orphans included.
     `networks` are Steward's networks as observed; None leaves networks out of the plan.
+    `engine_updates`: the engine rolls out, restarts and rolls back itself (Swarm), so each
+    observation is a whole service and `swarm_plan` has the rules.
     """
     by_service: dict[str, list[ObservedContainer]] = defaultdict(list)
     for container in observed:
@@ -59,7 +62,8 @@ def plan(desired: DesiredState, observed: Sequence[ObservedContainer],
             continue
         actions += [Action(Kind.REMOVE_DUPLICATE, name, "more than one container for the service",
                            container_id=c.id) for c in picked[name][1]]
-        actions += _paused(fleet, name, _service_actions(fleet, name))
+        rules = swarm_plan.service_actions if engine_updates else _service_actions
+        actions += _paused(fleet, name, rules(fleet, name))
     return Plan(tuple(actions))
 
 
@@ -263,6 +267,8 @@ def _service_actions(fleet: _Fleet, name: str) -> list[Action]:
     drift = () if rollout.skips_drift(spec, rt) else drifted_fields(spec, container)
     if drift and container.running:
         return [rollout.start(spec, container, drift)]
+    if not drift and container.running and rollout.wants_update(spec, rt):
+        return [rollout.start_update(spec, container, rt.available_digest or "")]
     if drift:
         return [Action(Kind.RECREATE, name, "desired spec changed", container_id=container.id,
                        drift=drift)]

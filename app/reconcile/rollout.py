@@ -23,14 +23,34 @@ from app.engine.observed import ObservedContainer
 from app.reconcile.actions import Action, Kind, Waiting
 from app.reconcile.views import RolloutView, RuntimeView
 
-#: The pending action an operator's retry leaves for the planner.
+#: The pending actions an operator's retry, and an asked-for image update, leave.
 RETRY = "rollout-retry"
+UPDATE = "update"
 
 
 def skips_drift(spec: ServiceSpec, rt: RuntimeView) -> bool:
     """Whether the drift to `spec` is one a rollout already proved bad (and no retry)."""
     failed = rt.rollout.failed_hash if rt.rollout else None
     return failed == spec.spec_hash and rt.pending_action != RETRY
+
+
+def wants_update(spec: ServiceSpec, rt: RuntimeView) -> bool:
+    """A newer digest of the image is known and is to be rolled out now: automatically
+    (`auto_update`) or because an operator asked, and not one that failed before."""
+    digest = rt.available_digest
+    if digest is None or (rt.rollout and rt.rollout.failed_digest == digest
+                          and rt.pending_action != RETRY):
+        return False
+    return spec.auto_update or rt.pending_action in (UPDATE, RETRY)
+
+
+def start_update(spec: ServiceSpec, old: ObservedContainer, digest: str) -> Action:
+    """Roll out the newer digest of the same spec's image (pulled first)."""
+    order, why = spec.rollout_order
+    return Action(Kind.ROLLOUT, spec.name, f"image update available ({digest[:19]}); {order} "
+                                           f"because {why}",
+                  container_id=old.id, strategy=order, spec_hash=spec.spec_hash,
+                  image_digest=digest)
 
 
 def start(spec: ServiceSpec, old: ObservedContainer, drift: tuple[str, ...]) -> Action:

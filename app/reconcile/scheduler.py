@@ -10,7 +10,7 @@ fixed id is never still "running" when it comes due again, and is never skipped 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Callable, Iterable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -23,6 +23,11 @@ class ReconcileScheduler:
         self.interval = interval
         self._scheduler = BackgroundScheduler(timezone=timezone.utc)
         reconciler.wake = self.wake_at
+
+    def every(self, seconds: float, job: Callable[[], object], name: str) -> None:
+        """Run `job` every `seconds` (first after one interval), never two at once."""
+        self._scheduler.add_job(job, "interval", seconds=seconds, id=name,
+                                max_instances=1, coalesce=True, replace_existing=True)
 
     def start(self) -> None:
         self._scheduler.add_job(self.trigger, "interval", seconds=self.interval,

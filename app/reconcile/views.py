@@ -19,6 +19,8 @@ class RolloutView:
     old_id: str | None = None
     healthy_since: datetime | None = None
     reason: str | None = None
+    #: The registry digest rolled out, when it is an image update of the same spec.
+    image_digest: str | None = None
 
     @property
     def active(self) -> bool:
@@ -29,8 +31,15 @@ class RolloutView:
     def failed_hash(self) -> str | None:
         """The spec hash this rollout proved bad: not tried again until asked."""
         superseded = (self.reason or "").startswith("superseded")
-        return self.spec_hash if self.state in ("rolled_back", "paused") and not superseded \
-            else None
+        failed = self.state in ("rolled_back", "paused") and not superseded
+        return self.spec_hash if failed and self.image_digest is None else None
+
+    @property
+    def failed_digest(self) -> str | None:
+        """The image digest this rollout proved bad, when it was an image update."""
+        superseded = (self.reason or "").startswith("superseded")
+        failed = self.state in ("rolled_back", "paused") and not superseded
+        return self.image_digest if failed else None
 
 
 @dataclass(frozen=True)
@@ -59,3 +68,5 @@ class RuntimeView:
     rollout: RolloutView | None = None
     #: An operator's rollback: the spec to run instead of the desired one (see the store).
     pinned_spec: ServiceSpec | None = None
+    #: A newer digest of the image's tag in its registry (`app/reconcile/image_check.py`).
+    available_digest: str | None = None

@@ -40,14 +40,15 @@ def to_rollout_view(row: Rollout | None) -> RolloutView | None:
         return None
     return RolloutView(state=row.state, strategy=row.strategy, spec_hash=row.spec_hash,
                        started_at=row.started_at, candidate_id=row.candidate_id,
-                       old_id=row.old_id, healthy_since=row.healthy_since, reason=row.reason)
+                       old_id=row.old_id, healthy_since=row.healthy_since, reason=row.reason,
+                       image_digest=row.image_digest)
 
 
 def record_rollout_step(session: Session, row: RuntimeState | None, action: Action,
                         now: datetime, *, spec: Mapping[str, Any] | None,
                         container_id: str | None, note: str | None) -> None:
     """Bookkeeping after a rollout step was carried out, with its event."""
-    if action.kind is Kind.ROLLOUT:
+    if action.kind in (Kind.ROLLOUT, Kind.UPDATE):  # UPDATE: the engine gates (Swarm)
         _started(session, action, now, candidate=container_id, note=note)
         return
     rollout = latest_rollouts(session).get(action.service)
@@ -59,6 +60,8 @@ def record_rollout_step(session: Session, row: RuntimeState | None, action: Acti
             rollout.previous_spec = row.applied_spec
             row.applied_spec = dict(spec) if spec is not None else None
             row.container_id = rollout.candidate_id
+            if rollout.image_digest:
+                row.image_digest, row.available_digest = rollout.image_digest, None
         record_event(session, service=action.service, kind="rollout", at=now,
                      message=f"rollout of {_of(rollout)} succeeded: {action.cause}")
     elif action.kind is Kind.ROLLBACK:
@@ -79,6 +82,7 @@ def _started(session: Session, action: Action, now: datetime, *, candidate: str 
                       strategy=action.strategy or "start-first", spec_hash=action.spec_hash or "",
                       revision=good.revision if good else None, started_at=now,
                       candidate_id=candidate, old_id=action.container_id,
+                      image_digest=action.image_digest,
                       reason=f"the new container did not start: {note}" if note else None)
     session.add(rollout)
     record_event(session, service=action.service, kind="rollout", at=now,

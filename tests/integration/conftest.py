@@ -75,6 +75,37 @@ def instance(docker_client: docker.DockerClient) -> Iterator[str]:
         docker_client.images.remove(image.id, force=True)
 
 
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Debian's docker-registry on 127.0.0.1 (a real registry; dockerd trusts 127.0.0.0/8
+    without TLS), with its storage in a temporary directory; yields `127.0.0.1:PORT`."""
+    binary = Path("/usr/bin/docker-registry")
+    if not binary.exists():
+        pytest.fail("docker-registry is missing; run ./scripts/test.sh, which installs "
+                    "Debian's docker-registry package", pytrace=False)
+    root = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = root / "config.yml"
+    config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\n"
+                      f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    with (root / "registry.log").open("ab") as log:
+        process = subprocess.Popen([str(binary), "serve", str(config)], stdout=log,
+                                   stderr=subprocess.STDOUT)
+    address = f"127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(f"http://{address}/v2/"), what=f"the registry on {address}")
+        yield address
+    finally:
+        stop_process(process, timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).ok
+    except requests.ConnectionError:
+        return False
+
+
 def wait_for(check: Callable[[], T], *, timeout: float = 30, interval: float = 0.2,
              what: str = "condition") -> T:
     """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""

@@ -117,3 +117,23 @@ def test_an_operators_pin_is_rolled_out_like_any_change() -> None:
 def test_networks_of_a_start_first_rollout_stay_as_they_are() -> None:
     moved = replace(NEW, networks=(NetworkAttachment(name="backend"),))
     assert "[drift: image, networks]" in render([moved], [container(OLD)])
+
+
+DIGEST = "sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize("desired, runtime, expected", [
+    (OLD, RuntimeView(available_digest=DIGEST), "nothing to do"),
+    (replace(OLD, auto_update=True), RuntimeView(available_digest=DIGEST),
+     "rollout web: image update available (sha256:bbbbbbbbbbbb); start-first because it "
+     "publishes no host ports"),
+    (OLD, RuntimeView(available_digest=DIGEST, pending_action="update"),
+     "rollout web: image update available (sha256:bbbbbbbbbbbb); start-first because it "
+     "publishes no host ports"),
+    (replace(OLD, auto_update=True), RuntimeView(available_digest=DIGEST, rollout=RolloutView(
+        state="rolled_back", strategy="start-first", spec_hash=OLD.spec_hash,
+        started_at=STARTED, image_digest=DIGEST)), "nothing to do"),
+])
+def test_image_updates_roll_out_when_automatic_or_asked_for(desired, runtime,
+                                                            expected) -> None:
+    assert render([desired], [container(OLD)], {"web": runtime}) == expected

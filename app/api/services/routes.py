@@ -22,6 +22,7 @@ from app.extensions import Blueprint, ErrorSchema
 from app.overview import get_service
 from app.steward import current_steward, utcnow
 from app.store.events import recent_events
+from app.replicas import replicas_detail
 
 blp = Blueprint("services", __name__, url_prefix="/api/system/services",
                 description="Status of the managed services, and manual actions on them.")
@@ -86,7 +87,8 @@ class ServiceByName(MethodView):
                 abort(404, message=f"Service '{name}' not found")
             events = recent_events(session, service=name, limit=20)
             return {**asdict(service), "stats": sample.as_dict() if sample else None,
-                    "events": events}  # one service: no cache needed
+                    "events": events,  # one service: no cache needed
+                    **replicas_detail(current_steward().reconciler.last_observed, name)}
 
 
 def _act(name: str, action: str) -> dict:
@@ -172,3 +174,12 @@ def retry_rollout(name: str) -> dict:
 def rollback_service(name: str) -> dict:
     """Roll back to the spec before the last successful rollout, until the desired state changes"""
     return _act(name, "rollback")
+
+
+@blp.route("/<string:name>/update", methods=["POST"])
+@blp.response(200, ServiceActionSchema, example=_action_example("image update initiated",
+                                                                "running"))
+@_documents(400, 404, 503, 500)
+def update_service(name: str) -> dict:
+    """Roll out the newer image digest the last check found for a service"""
+    return _act(name, "update")

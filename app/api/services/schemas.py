@@ -99,7 +99,17 @@ class StatsSchema(Schema):
     sampled_at = UTCTimestamp(required=True, metadata={"description": "When it was sampled"})
 
 
+class TaskSchema(Schema):
+    node = ma.fields.String(required=True)
+    slot = ma.fields.String(required=True)
+    state = ma.fields.String(required=True)
+
+
 class ServiceDetailSchema(ServiceSchema):
+    replicas = ma.fields.String(allow_none=True, metadata={
+        "description": "Swarm: running/desired replicas, e.g. `2/3`; null on the docker engine"})
+    tasks = ma.fields.List(ma.fields.Nested(TaskSchema), metadata={
+        "description": "Swarm: each current task's node, slot and state"})
     last_failure = ma.fields.String(allow_none=True,
                                     metadata={"description": "Why the service last failed"})
     last_failure_at = UTCTimestamp(allow_none=True)
@@ -134,6 +144,12 @@ class ServiceDetailSchema(ServiceSchema):
         "description": "Networks the service joins; it answers to its name on each"})
     rollout = ma.fields.Nested(RolloutSchema, allow_none=True, metadata={
         "description": "The newest health-gated rollout of a change, or null"})
+    image_digest = ma.fields.String(allow_none=True, metadata={
+        "description": "The registry digest the running image was pulled as"})
+    update_available = ma.fields.String(allow_none=True, metadata={
+        "description": "A newer digest of the image's tag in its registry, or null"})
+    image_checked_at = UTCTimestamp(allow_none=True, metadata={
+        "description": "When the registry was last asked"})
     stats = ma.fields.Nested(StatsSchema, allow_none=True, metadata={
         "description": "The latest CPU and memory sample; null while the service is not "
                        "running or before Steward's first sample (every 10 s)"})

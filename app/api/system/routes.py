@@ -7,9 +7,10 @@ from flask_smorest import abort
 
 from app.access import current_actor, origin
 from app.api.system.schemas import (
-    ApplyRequestSchema, ApplyResultSchema, DeliveryListSchema, DesiredStateSchema, PlanSchema,
+    ApplyRequestSchema, ApplyResultSchema, ImageCheckListSchema, DeliveryListSchema, DesiredStateSchema, PlanSchema,
 )
 from app.apply import ApplyBusy, UnknownService, await_health, run_apply
+from app.errors import EngineUnavailable
 from app.extensions import Blueprint
 from app.pending import NotObserved, pending_plan
 from app.steward import current_steward
@@ -89,3 +90,14 @@ class Deliveries(MethodView):
         """The last 50 webhook messages and how their delivery went, newest first"""
         with current_steward().store.reader() as session:
             return {"deliveries": recent_deliveries(session)}
+
+
+@blp.route("/images/check", methods=["POST"])
+@blp.response(200, ImageCheckListSchema)
+def check_images() -> dict:
+    """Ask each running service's registry whether its image tag moved on (no pull)"""
+    try:
+        checks = current_steward().check_images()
+    except EngineUnavailable as err:
+        abort(503, message=f"Container orchestrator not available: {err}")
+    return {"images": [c.as_dict() for c in checks]}

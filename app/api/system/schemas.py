@@ -124,3 +124,18 @@ class DeliverySchema(Schema):
 
 class DeliveryListSchema(Schema):
     deliveries = ma.fields.List(ma.fields.Nested(DeliverySchema), required=True)
+
+
+class ImageCheckSchema(Schema):
+    service = ma.fields.String(required=True)
+    image = ma.fields.String(required=True)
+    running_digest = ma.fields.String(allow_none=True, metadata={
+        "description": "The registry digest the running container's image was pulled as"})
+    update_available = ma.fields.String(allow_none=True, metadata={
+        "description": "A newer digest the registry has for the same tag, or null"})
+    error = ma.fields.String(allow_none=True, metadata={
+        "description": "Why the registry could not be asked (e.g. a locally built image)"})
+
+
+class ImageCheckListSchema(Schema):
+    images = ma.fields.List(ma.fields.Nested(ImageCheckSchema), required=True)
