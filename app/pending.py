@@ -44,7 +44,7 @@ def pending_plan(steward: Steward) -> PlanReport:
         views = runtime_views(session, now)
     the_plan = plan(desired, observed, views, now,
                     stable_period=steward.reconciler.stable_period)
-    return report(the_plan, desired, observed)
+    return report(the_plan, desired, observed, views)
 
 
 def check_plan(desired_dir: Path, config: Mapping[str, Any]) -> PlanReport:
@@ -61,9 +61,10 @@ def check_plan(desired_dir: Path, config: Mapping[str, Any]) -> PlanReport:
     finally:
         engine.close()
     now = utcnow()
-    the_plan = plan(desired, observed, _stored_views(config["DATABASE_URL"], now), now,
-                    stable_period=config["STABLE_PERIOD"], networks=networks)
-    return report(the_plan, desired, observed)
+    views = _stored_views(config["DATABASE_URL"], now)
+    the_plan = plan(desired, observed, views, now, stable_period=config["STABLE_PERIOD"],
+                    networks=networks)
+    return report(the_plan, desired, observed, views)
 
 
 def _stored_views(url: str, now: datetime) -> dict[str, RuntimeView]:

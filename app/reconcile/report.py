@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from app.desired_state.spec import DesiredState
 from app.engine.observed import ObservedContainer
 from app.reconcile.actions import Action, Kind, Plan, Waiting
 from app.reconcile.diff import Change, spec_changes
 from app.reconcile.plan import primary_containers
+from app.reconcile.views import RuntimeView
 
 #: What each kind of step looks like in the text, and which group it counts in.
 _SYMBOLS = {Kind.CREATE: "+", Kind.RECREATE: "~", Kind.START: ">", Kind.RESTART: ">",
@@ -51,6 +52,8 @@ class Step:
 class PlanReport:
     steps: tuple[Step, ...]
     unchanged: tuple[str, ...] = field(default_factory=tuple)
+    #: service -> a newer digest of its image that is only shown (no auto_update).
+    updates: tuple[tuple[str, str], ...] = ()
 
     @property
     def changes(self) -> bool:
@@ -68,6 +71,8 @@ class PlanReport:
         counts = self.counts()
         summary = ", ".join(f"{n} to {group}" for group, n in counts.items()
                             if n and group != "unchanged")
+        lines += [f"  update available {name}: {digest} (auto_update: true, or `steward "
+                  f"update {name}`, rolls it out)" for name, digest in self.updates]
         lines.append(f"Plan: {summary or 'no changes'}; {counts['unchanged']} unchanged.")
         return "\n".join(lines)
 
@@ -75,15 +80,19 @@ class PlanReport:
         return {"changes": self.changes, "counts": self.counts(),
                 "steps": [{**asdict(s), "changes": [asdict(c) for c in s.changes]}
                           for s in self.steps],
-                "unchanged": list(self.unchanged)}
+                "unchanged": list(self.unchanged),
+                "updates_available": dict(self.updates)}
 
 
-def report(the_plan: Plan, desired: DesiredState,
-           observed: Sequence[ObservedContainer]) -> PlanReport:
-    primaries = primary_containers(desired, observed)
+def report(the_plan: Plan, desired: DesiredState, observed: Sequence[ObservedContainer],
+           runtime: Mapping[str, RuntimeView] | None = None) -> PlanReport:
+    primaries = primary_containers(desired, observed, runtime)
     steps = tuple(_step(a, desired, primaries) for a in the_plan.actions)
     planned = {a.service for a in the_plan.actions}
-    return PlanReport(steps, tuple(sorted(set(desired.services) - planned)))
+    updates = tuple((name, view.available_digest) for name, view in sorted((runtime or {}).items())
+                    if view.available_digest and name in desired.services
+                    and name not in planned)
+    return PlanReport(steps, tuple(sorted(set(desired.services) - planned)), updates)
 
 
 def _step(action: Action, desired: DesiredState,

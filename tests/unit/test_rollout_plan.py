@@ -137,3 +137,16 @@ DIGEST = "sha256:" + "b" * 64
 def test_image_updates_roll_out_when_automatic_or_asked_for(desired, runtime,
                                                             expected) -> None:
     assert render([desired], [container(OLD)], {"web": runtime}) == expected
+
+
+def test_the_plan_report_lists_updates_that_are_only_shown() -> None:
+    from app.desired_state.spec import DesiredState
+    from app.reconcile.plan import plan
+    from app.reconcile.report import report
+
+    desired = DesiredState(services={"web": OLD})
+    views = {"web": RuntimeView(available_digest=DIGEST)}
+    text = report(plan(desired, [container(OLD)], views, NOW, stable_period=60), desired,
+                  [container(OLD)], views).render()
+    assert f"  update available web: {DIGEST} (auto_update: true, or `steward update web`, " \
+           "rolls it out)" in text

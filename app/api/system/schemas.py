@@ -75,6 +75,9 @@ class PlanSchema(Schema):
     counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
     steps = ma.fields.List(ma.fields.Nested(StepSchema), required=True)
     unchanged = ma.fields.List(ma.fields.String(), required=True)
+    updates_available = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                                       required=True, metadata={
+        "description": "Newer image digests found for services without auto_update"})
 
 
 class ApplyRequestSchema(Schema):
