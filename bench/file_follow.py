@@ -63,9 +63,11 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        for container in client.containers.list(
-                all=True, filters={"label": f"io.steward.instance={instance}"}):
+        owned = {"label": f"io.steward.instance={instance}"}
+        for container in client.containers.list(all=True, filters=owned):
             container.remove(force=True)
+        for network in client.networks.list(filters=owned):
+            network.remove()
         client.images.remove(f"steward-bench:{instance}", force=True)
 
 

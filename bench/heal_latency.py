@@ -121,8 +121,11 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        for container in client.containers.list(all=True, filters={"label": f"{LABEL}={instance}"}):
+        owned = {"label": f"{LABEL}={instance}"}
+        for container in client.containers.list(all=True, filters=owned):
             container.remove(force=True)
+        for network in client.networks.list(filters=owned):
+            network.remove()
         client.images.remove(image, force=True)
 
 

@@ -4,16 +4,22 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import textwrap
+import uuid
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import docker
+import psycopg
+import pytest
 from docker.models.containers import Container
 from flask.testing import FlaskClient
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 
 from app.desired_state.spec import CATEGORY_RESTART_DEFAULTS, DesiredState, ServiceSpec
 from app.engine.observed import ObservedContainer
@@ -101,3 +107,34 @@ def containers_of(client: docker.DockerClient, instance: str) -> dict[str, Conta
     """The containers of a Steward instance, by service name."""
     found = client.containers.list(all=True, filters={"label": f"io.steward.instance={instance}"})
     return {c.labels["io.steward.service"]: c for c in found}
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database (Debian's server, started by
+    scripts/ensure-postgres.sh) for one test; its URL, and the database dropped after."""
+    script = subprocess.run([str(Path(__file__).resolve().parents[1] / "scripts" /
+                                 "ensure-postgres.sh")], capture_output=True, text=True)
+    if script.returncode != 0:
+        pytest.fail(f"PostgreSQL is not available: {script.stderr.strip()}", pytrace=False)
+    admin = make_url(script.stdout.strip())
+    name = f"steward_test_{uuid.uuid4().hex[:8]}"
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def remove_instance(client: docker.DockerClient, instance: str) -> None:
+    """Remove every container, network and built image of a Steward instance (teardown)."""
+    owned = {"label": f"io.steward.instance={instance}"}
+    for container in client.containers.list(all=True, filters=owned):
+        container.remove(force=True)
+    for network in client.networks.list(filters=owned):
+        network.remove()
+    for image in client.images.list(filters=owned):
+        client.images.remove(image.id, force=True)

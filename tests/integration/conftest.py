@@ -24,8 +24,8 @@ import pytest
 import requests
 from playwright.sync_api import Browser
 
-from app.engine.docker_engine import LABEL_INSTANCE
 from app.engine.images import build_busybox_image
+from tests.helpers import remove_instance
 
 T = TypeVar("T")
 TEST_LABEL = "io.steward.test"
@@ -66,13 +66,7 @@ def instance(docker_client: docker.DockerClient) -> Iterator[str]:
     """
     name = f"t{uuid.uuid4().hex[:10]}"
     yield name
-    owned = {"label": f"{LABEL_INSTANCE}={name}"}
-    for container in docker_client.containers.list(all=True, filters=owned):
-        container.remove(force=True)
-    for network in docker_client.networks.list(filters=owned):
-        network.remove()
-    for image in docker_client.images.list(filters=owned):
-        docker_client.images.remove(image.id, force=True)
+    remove_instance(docker_client, name)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from app.engine.docker_engine import LABEL_INSTANCE
+from tests.helpers import remove_instance
 from tests.integration.conftest import LiveServer, free_port, wait_for
 from tests.integration.test_healing import service
 
@@ -44,9 +44,7 @@ def live_api(tmp_path_factory: pytest.TempPathFactory, test_image: str,
         yield server
     finally:
         server.stop()
-        for container in docker_client.containers.list(
-                all=True, filters={"label": f"{LABEL_INSTANCE}={instance}"}):
-            container.remove(force=True)
+        remove_instance(docker_client, instance)
 
 
 @pytest.fixture(scope="module")
