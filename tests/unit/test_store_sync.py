@@ -72,3 +72,27 @@ def test_enabled_in_the_file_applies_when_it_changes(steward: Steward,
     path.write_text(path.read_text().replace(", enabled: false", ", enabled: true"))
     steward.reconciler.load_desired()
     assert dict(snapshot(steward)[1])["web"] is True
+
+
+def test_any_failure_while_loading_is_a_load_error_and_later_edits_still_load(
+        steward: Steward, client, desired_dir: Path, monkeypatch) -> None:
+    from app import metrics
+    from app.reconcile import reconciler
+
+    write_state(desired_dir, "services:\n  a: {category: ai, image: x}\n")
+    assert steward.reconciler.load_desired() is None
+    before = metrics.LOAD_ERRORS._value.get()
+
+    def explode(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(reconciler, "load_directory", explode)
+    write_state(desired_dir, "services:\n  a: {category: ai, image: y}\n")
+    error = steward.reconciler.load_desired()
+    assert error == ("loading the desired state failed: RecursionError: maximum recursion "
+                     "depth exceeded")
+    assert metrics.LOAD_ERRORS._value.get() == before + 1
+    assert client.get("/api/system/desired-state").get_json()["last_error"] == error
+    monkeypatch.undo()
+    write_state(desired_dir, "services:\n  a: {category: ai, image: z}\n")
+    assert steward.reconciler.load_desired() is None, "the next edit loads again"
