@@ -18,7 +18,7 @@ from app.config import ROOT, desired_state_dir, load_config
 from app.desired_state.age_secrets import Keyring
 from app.desired_state.follow import FileWatcher, GitFollower
 from app.desired_state.loader import LoadSettings
-from app.engine.docker_engine import DockerEngine
+from app.engine.base import make_engine
 from app.engine.stats import StatsCollector
 from app.notify import Notifier
 from app.extensions import Api
@@ -123,8 +123,9 @@ def _secret_key(app: Flask) -> str:
 
 def _build_steward(config: Mapping[str, Any]) -> Steward:
     store = Store(config["DATABASE_URL"])
-    engine = DockerEngine(instance=config["INSTANCE"], timeout=config["DOCKER_TIMEOUT"],
-                          secrets=Keyring(config["AGE_KEY_FILE"]))
+    engine = make_engine(config["ENGINE"], instance=config["INSTANCE"],
+                         timeout=config["DOCKER_TIMEOUT"],
+                         secrets=Keyring(config["AGE_KEY_FILE"]))
     health = HealthMonitor(store, clock=utcnow)
     desired_dir = desired_state_dir(config)
     follower = None

@@ -22,6 +22,7 @@ from app.desired_state import (
 )
 from app.desired_state.revision import Revision, revision_of
 from app.engine.docker_engine import DockerEngine
+from app.engine.base import kind_of
 from app.engine.observed import ObservedContainer
 from app.errors import EngineUnavailable
 from app.health.monitor import HealthMonitor, Target
@@ -239,7 +240,8 @@ class Reconciler:
         except EngineUnavailable as err:
             return self._engine_down(str(err), load_error)
         the_plan = plan(desired, observed, views, self.clock(), stable_period=self.stable_period,
-                        only=only, networks=networks)
+                        only=only, networks=networks,
+                        engine_updates=kind_of(self.engine) == "swarm")
         if the_plan.actions:
             log.debug("plan:\n%s", the_plan.render())
         planned = desired.services.keys() if only is None else \
@@ -309,7 +311,8 @@ class Reconciler:
         gate = judge_new_containers(desired, observed, before)  # probes, outside transactions
         primaries = primary_containers(desired, observed, before)
         docker_checked = {n for n, s in desired.services.items()
-                          if s.healthcheck is not None and s.healthcheck.kind == "command"}
+                          if s.healthcheck is not None and s.healthcheck.kind == "command"
+                          or kind_of(self.engine) == "swarm"}  # Swarm: health is from tasks
         drift = {n: drifted_fields(desired.services[n], c) for n, c in primaries.items() if c}
         with self.store.session() as session:
             rows = runtime_rows(session)
@@ -317,7 +320,8 @@ class Reconciler:
             record_gate(session, gate, now)
             set_engine_status(session, reachable=True, detail=None, now=now)
             views = runtime_views(session, now, rows)
-        self.health.watch(_probe_targets(desired, primaries, views))
+        self.health.watch(_probe_targets(desired, primaries, views)
+                          if kind_of(self.engine) == "docker" else [])
         self.last_observed = tuple(observed)
         return observed, views
 

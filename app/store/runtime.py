@@ -79,7 +79,8 @@ def record_observations(session: Session, rows: Mapping[str, RuntimeState],
     """
     for name, row in rows.items():
         container = observed.get(name)
-        if container is not None and container.id != row.container_id:
+        if container is not None and container.id != row.container_id \
+                and container.service_id is None:  # Swarm replaces tasks: no adoption
             record_event(session, service=name, kind="create", at=now,
                          message=f"adopted container {container.id[:12]}, which Steward has no "
                                  "record of creating (made before Steward last stopped?)")
@@ -96,8 +97,22 @@ def record_observations(session: Session, rows: Mapping[str, RuntimeState],
             row.oom_killed = container.oom_killed if container else False
         if container is not None and name in docker_checked:
             _record_docker_health(row, container, now)
+        if container is not None and container.service_id is not None:
+            _record_task_failures(session, row, container, now)
         row.drift = list(drift.get(name, ())) or None
         row.observed_at = now
+
+
+def _record_task_failures(session: Session, row: RuntimeState, container: ObservedContainer,
+                          now: datetime) -> None:
+    """On Swarm the engine restarts failed tasks; its count since the service's last update
+    is the service's failure count, and each new failure an event."""
+    if container.task_failures > row.failure_count:
+        row.last_failure, row.last_failure_at = container.last_task_error, now
+        record_event(session, service=row.service, kind="task-failed", at=now,
+                     message=f"{container.task_failures} failed task(s) since the last update; "
+                             f"last: {container.last_task_error}; Swarm restarts it")
+    row.failure_count = container.task_failures
 
 
 def _record_docker_health(row: RuntimeState, container: ObservedContainer,

@@ -1,0 +1,132 @@
+"""How a `ServiceSpec` reads as a Swarm service: the arguments of `create_service` and
+`update_service`, pure translation (the Swarm counterpart of `options.py`).
+
+Steward's labels go on the service (drift is read there) and the instance and service
+labels on its containers too (so container events reach the watcher). `update` becomes
+Swarm's update_config and rollback_config, so the engine gates and rolls back; the
+restart policy is Swarm's with Steward's backoff base as its delay, since Swarm restarts
+tasks and Steward only counts their failures. What Swarm cannot do is refused by name
+(`unsupported`), never dropped.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from docker.types import (
+    ContainerSpec, EndpointSpec, Healthcheck, Mount, NetworkAttachmentConfig, Placement,
+    Resources, RestartPolicy, RollbackConfig, ServiceMode, TaskTemplate, UpdateConfig,
+)
+
+from app.desired_state.age_secrets import Keyring
+from app.desired_state.spec import ServiceSpec
+from app.engine.options import LABEL_INSTANCE, LABEL_SERVICE, labels, network_name
+
+_NANOS = 1_000_000_000
+#: The generic resource a GPU node advertises (dockerd --node-generic-resource).
+GPU_RESOURCE = "NVIDIA-GPU"
+
+
+def service_name(instance: str, spec_name: str) -> str:
+    return f"{instance}_{spec_name}"
+
+
+def unsupported(spec: ServiceSpec) -> list[str]:
+    """What in `spec` a Swarm service cannot carry, each with what to do instead."""
+    problems = [f"{key}: Swarm services cannot have it" for key, value in (
+        ("privileged", spec.privileged), ("devices", spec.devices), ("pid", spec.pid),
+        ("network_mode", spec.network_mode), ("ulimits", spec.ulimits),
+        ("shm_size", spec.shm_size), ("security_opt", spec.security_opt),
+        ("build", spec.build)) if value]
+    for port in spec.ports:
+        if port.host_ip not in ("0.0.0.0", ""):
+            problems.append(f"ports: {port.host_ip}:{port.host_port}: Swarm publishes on "
+                            "every interface of every node; write 0.0.0.0:"
+                            f"{port.host_port}:{port.container_port} to accept that")
+    for gpu in spec.gpus:
+        if gpu.count in (None, -1) or gpu.device_ids:
+            problems.append(f"gpus: {gpu.describe()}: on Swarm a GPU request is a count of the "
+                            f"nodes' '{GPU_RESOURCE}' generic resource; give count: N")
+    check = spec.healthcheck
+    if check is not None and check.kind != "command":
+        problems.append(f"healthcheck: an {check.kind} check is probed by Steward, which "
+                        "cannot reach tasks on other nodes; use a command check")
+    return problems
+
+
+def service_options(instance: str, spec: ServiceSpec, *, replicas: int,
+                    secrets: Keyring = Keyring(), force_update: int | None = None
+                    ) -> dict[str, Any]:
+    """The keyword arguments of `APIClient.create_service` (and `update_service`)."""
+    return {
+        "name": service_name(instance, spec.name),
+        "task_template": _task_template(instance, spec, secrets, force_update),
+        "labels": labels(instance, spec),
+        "mode": ServiceMode("replicated", replicas=replicas),
+        "update_config": UpdateConfig(parallelism=1, order=_order(spec), monitor=_ns(
+            spec.update.monitor), failure_action=spec.update.failure_action,
+            max_failure_ratio=0),
+        "rollback_config": RollbackConfig(parallelism=1, order=_order(spec), monitor=_ns(
+            spec.update.monitor), failure_action="pause", max_failure_ratio=0),
+        "endpoint_spec": EndpointSpec(ports={
+            p.host_port: (p.container_port, p.protocol, "ingress") for p in spec.ports})
+        if spec.ports else None,
+    }
+
+
+def wanted_replicas(spec: ServiceSpec) -> int:
+    return 1 if spec.replicas is None else spec.replicas
+
+
+def _order(spec: ServiceSpec) -> str:
+    """Ingress ports are the routing mesh's, not a container's: start-first is safe with
+    them, so only an explicit `update.order` says otherwise."""
+    return spec.update.order or "start-first"
+
+
+def _task_template(instance: str, spec: ServiceSpec, secrets: Keyring,
+                   force_update: int | None) -> TaskTemplate:
+    placement = spec.placement
+    gpus = sum(g.count or 0 for g in spec.gpus)
+    return TaskTemplate(
+        container_spec=_container_spec(instance, spec, secrets),
+        resources=Resources(
+            cpu_limit=int(spec.resources.cpus * _NANOS) if spec.resources.cpus else None,
+            mem_limit=spec.resources.memory_bytes,
+            generic_resources={GPU_RESOURCE: gpus} if gpus else None),
+        restart_policy=RestartPolicy(
+            condition="any" if spec.restart.mode == "always" else "on-failure",
+            delay=_ns(spec.restart.backoff_base), max_attempts=0),
+        placement=Placement(constraints=list(placement.constraints) or None,
+                            preferences=[("spread", p) for p in placement.preferences] or None,
+                            maxreplicas=placement.max_replicas_per_node)
+        if placement else None,
+        log_driver={"Name": spec.logging.driver, "Options": dict(spec.logging.options)},
+        networks=[NetworkAttachmentConfig(network_name(instance, n),
+                                          aliases=[spec.name, *n.aliases])
+                  for n in spec.networks],
+        force_update=force_update)
+
+
+def _container_spec(instance: str, spec: ServiceSpec, secrets: Keyring) -> ContainerSpec:
+    check = spec.healthcheck
+    return ContainerSpec(
+        image=spec.image,
+        command=list(spec.entrypoint) if spec.entrypoint else None,
+        args=list(spec.command) if spec.command else None,
+        env=secrets.environment(spec.environment),
+        labels={**dict(spec.labels), LABEL_INSTANCE: instance, LABEL_SERVICE: spec.name},
+        mounts=[Mount(v.target, v.source, type=v.kind, read_only=v.read_only)
+                for v in spec.volumes] + [Mount(t, None, type="tmpfs") for t in spec.tmpfs],
+        stop_grace_period=_ns(spec.stop_grace_period), stop_signal=spec.stop_signal,
+        user=spec.user, workdir=spec.working_dir, hostname=spec.hostname,
+        read_only=spec.read_only or None, init=spec.init or None,
+        cap_add=list(spec.cap_add) or None, cap_drop=list(spec.cap_drop) or None,
+        hosts=dict(spec.extra_hosts) or None,
+        healthcheck=Healthcheck(test=["CMD", *(check.command or ())],
+                                interval=_ns(check.interval), timeout=_ns(check.timeout),
+                                retries=check.retries, start_period=_ns(check.start_period))
+        if check is not None and check.kind == "command" else None)
+
+
+def _ns(seconds: float) -> int:
+    return int(seconds * _NANOS)

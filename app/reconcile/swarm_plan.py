@@ -1,0 +1,114 @@
+"""The planner's rules for a service on an engine that gates its own updates (Swarm), pure.
+
+Where the engines differ, the plan says so in plain data:
+
+- a changed running service becomes UPDATE (the engine rolls it out, gates it on
+  `update.monitor` and rolls it back), not Steward's own ROLLOUT; the following passes
+  read the engine's verdict and record it as PROMOTE, ROLLBACK or PAUSE_ROLLOUT;
+- Swarm restarts failed tasks itself, so there is no heal action: Steward counts the
+  failed tasks since the service's last update and DISABLEs (scales to 0) at the limit;
+- stop and disable are STOP (scale to 0), start and enable START (scale back up),
+  restart a RESTART (a forced update), a changed `replicas` SCALE.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from app.desired_state.spec import ServiceSpec
+from app.engine.observed import ObservedContainer
+from app.reconcile import policy, rollout
+from app.reconcile.actions import Action, Kind, Waiting
+
+if TYPE_CHECKING:
+    from app.reconcile.plan import _Fleet
+
+#: UpdateStatus states of an update Swarm is still carrying out.
+UPDATING = (None, "updating")
+
+
+def wanted_replicas(spec: ServiceSpec) -> int:
+    return 1 if spec.replicas is None else spec.replicas
+
+
+def service_actions(fleet: _Fleet, name: str) -> list[Action]:
+    """The rules for one service, in order of precedence; the first that applies decides."""
+    from app.reconcile.plan import _wait_for_dependencies, drifted_fields
+
+    spec, svc, rt, now = fleet.specs[name], fleet.containers[name], fleet.views[name], \
+        fleet.now
+    if rt.rollout is not None and rt.rollout.state == "in_progress":
+        verdict = _update_verdict(spec, rt.rollout, svc)
+        if verdict is not None:
+            return [verdict]
+    if not rt.enabled or rt.manually_stopped:
+        if svc is not None and svc.replicas:
+            cause = "service is disabled" if not rt.enabled else "stopped by an operator"
+            return [Action(Kind.STOP, name, f"{cause}: scale to 0", container_id=svc.id)]
+        return []
+    retry_at = policy.error_retry_at(spec.restart, rt)
+    if retry_at and now < retry_at:
+        return [Action(Kind.WAIT, name, f"retrying after {rt.error_count} engine error(s)",
+                       until=retry_at, waiting_for=Waiting.RETRY)]
+    requested = rt.pending_action in ("start", "restart", "enable")
+    down = fleet.down_dependencies(name)
+    if svc is None:
+        if down and not requested:
+            return [_wait_for_dependencies(name, down)]
+        return [Action(Kind.CREATE, name, f"no service; {wanted_replicas(spec)} replica(s)")]
+    drift = () if rollout.skips_drift(spec, rt) else drifted_fields(spec, svc)
+    if drift:
+        return [Action(Kind.UPDATE, name, "desired spec changed; the engine rolls it out "
+                                          f"{spec.update.order or 'start-first'}",
+                       container_id=svc.id, drift=drift, strategy=spec.update.order
+                       or "start-first", spec_hash=spec.spec_hash)]
+    if rt.pending_action == "restart":
+        return [Action(Kind.RESTART, name, "restart requested: forced update",
+                       container_id=svc.id)]
+    if not svc.replicas:
+        if down and not requested:
+            return [_wait_for_dependencies(name, down)]
+        why = f"{rt.pending_action} requested" if requested else "scaled to 0 outside Steward"
+        return [Action(Kind.START, name, f"{why}: scale to {wanted_replicas(spec)}",
+                       container_id=svc.id)]
+    if svc.replicas != wanted_replicas(spec):
+        return [Action(Kind.SCALE, name, f"replicas {svc.replicas} -> {wanted_replicas(spec)}",
+                       container_id=svc.id)]
+    return _failure_limit(spec, svc)
+
+
+def _failure_limit(spec: ServiceSpec, svc: ObservedContainer) -> list[Action]:
+    """Swarm restarts the tasks; past `max_failures` failed tasks Steward gives up."""
+    if svc.task_failures < spec.restart.max_failures:
+        return []
+    last = svc.last_task_error or "task failed"
+    return [Action(Kind.DISABLE, spec.name, f"failure limit reached: {svc.task_failures} "
+                                            f"failed tasks, last: {last}; scaled to 0",
+                   failure=last, container_id=svc.id)]
+
+
+def _update_verdict(spec: ServiceSpec, update, svc: ObservedContainer | None
+                    ) -> Action | None:
+    """What the engine made of the update in progress; None when a newer spec supersedes
+    it (the rules then start another)."""
+    name = spec.name
+    if svc is None:
+        return Action(Kind.ROLLBACK, name, "superseded: the service is gone")
+    rolled_back = str(svc.update_state).startswith("rollback") or \
+        (svc.spec_hash != update.spec_hash and svc.update_state not in UPDATING)
+    if rolled_back:  # the service's spec is the update's until someone else writes it
+        said = svc.update_message if str(svc.update_state).startswith("rollback") \
+            else "the service runs its previous spec again"
+        return Action(Kind.ROLLBACK, name, f"the engine rolled the update back: {said}",
+                      container_id=svc.id)
+    if svc.update_state == "paused":
+        return Action(Kind.PAUSE_ROLLOUT, name, "the engine paused the update: "
+                                                f"{svc.update_message or 'paused'}",
+                      container_id=svc.id)
+    if spec.spec_hash != update.spec_hash:
+        return None
+    if svc.spec_hash == update.spec_hash and svc.update_state in (None, "completed"):
+        return Action(Kind.PROMOTE, name, "the engine completed the update",
+                      container_id=svc.id, target_id=svc.id)
+    return Action(Kind.WAIT, name, f"the engine is updating the service "
+                                   f"({svc.update_state or 'starting'})",
+                  waiting_for=Waiting.ROLLOUT)

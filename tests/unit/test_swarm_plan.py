@@ -1,0 +1,101 @@
+"""The pure planner on an engine that gates its own updates (Swarm): tables of
+(situation, plan text). Changes become engine-gated UPDATEs, the engine's verdict is
+recorded, Swarm restarts tasks while Steward counts failures, and the API's verbs scale."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from app.desired_state.spec import DesiredState, UpdatePolicy
+from app.reconcile.plan import plan
+from app.reconcile.views import RolloutView, RuntimeView
+from tests.helpers import NOW, container, spec
+
+OLD = spec(replicas=2, update=UpdatePolicy(monitor=5, deadline=60))
+NEW = replace(OLD, image="img:2")
+
+
+def service(of, replicas: int = 2, running: int = 2, **changes: object):
+    """One Swarm service as the engine observes it (see app/engine/swarm_tasks.py)."""
+    return container(of, "running" if running else "exited", service_id="svc1",
+                     replicas=replicas, running_replicas=running, **changes)
+
+
+def updating(spec_hash: str) -> RolloutView:
+    return RolloutView(state="in_progress", strategy="start-first", spec_hash=spec_hash,
+                       started_at=NOW - timedelta(seconds=5), candidate_id="svc1")
+
+
+def swarm_plan(desired, observed, view: RuntimeView | None = None) -> str:
+    state = DesiredState(services={desired.name: desired})
+    runtime = {desired.name: view} if view else {}
+    return plan(state, observed, runtime, NOW, engine_updates=True).render()
+
+
+@pytest.mark.parametrize("desired, observed, view, expected", [
+    (OLD, [], None, "create web: no service; 2 replica(s)"),
+    (replace(OLD, replicas=None), [], None, "create web: no service; 1 replica(s)"),
+    (OLD, [service(OLD)], None, "nothing to do"),
+    (NEW, [service(OLD)], None,
+     "update web: desired spec changed; the engine rolls it out start-first [drift: image]"),
+    (replace(OLD, replicas=3), [service(OLD)], None, "scale web: replicas 2 -> 3"),
+    (OLD, [service(OLD, replicas=0, running=0)], None,
+     "start web: scaled to 0 outside Steward: scale to 2"),
+    (OLD, [service(OLD)], RuntimeView(enabled=False),
+     "stop web: service is disabled: scale to 0"),
+    (OLD, [service(OLD)], RuntimeView(manually_stopped=True),
+     "stop web: stopped by an operator: scale to 0"),
+    (OLD, [service(OLD, replicas=0, running=0)], RuntimeView(manually_stopped=True),
+     "nothing to do"),
+    (OLD, [service(OLD)], RuntimeView(pending_action="restart"),
+     "restart web: restart requested: forced update"),
+    (OLD, [service(OLD, replicas=0, running=0)], RuntimeView(pending_action="enable"),
+     "start web: enable requested: scale to 2"),
+])
+def test_the_swarm_rules(desired, observed, view, expected) -> None:
+    assert swarm_plan(desired, observed, view) == expected
+
+
+@pytest.mark.parametrize("failures, expected", [
+    (0, "nothing to do"),
+    (4, "nothing to do"),  # Swarm restarts the tasks: no heal action of Steward's
+    (5, "disable web: failure limit reached: 5 failed tasks, last: task: non-zero exit (3) "
+        "(exit code 3); scaled to 0"),
+])
+def test_failed_tasks_are_counted_up_to_the_limit(failures: int, expected: str) -> None:
+    observed = service(OLD, running=1, task_failures=failures,
+                       last_task_error="task: non-zero exit (3) (exit code 3)")
+    assert OLD.restart.max_failures == 5
+    assert swarm_plan(OLD, [observed]) == expected
+
+
+@pytest.mark.parametrize("observed, expected", [
+    (service(NEW, update_state="updating"),
+     "wait web: the engine is updating the service (updating)"),
+    (service(NEW, update_state="completed"), "promote web: the engine completed the update"),
+    (service(OLD, update_state="rollback_started",
+             update_message="update rolled back due to failure or early termination of task x"),
+     "rollback web: the engine rolled the update back: update rolled back due to failure or "
+     "early termination of task x"),
+    (service(OLD, update_state="completed"),
+     "rollback web: the engine rolled the update back: the service runs its previous spec "
+     "again"),
+    (service(NEW, update_state="paused", update_message="update paused"),
+     "pause-rollout web: the engine paused the update: update paused"),
+])
+def test_the_engines_verdict_on_an_update_is_recorded(observed, expected) -> None:
+    view = RuntimeView(rollout=updating(NEW.spec_hash))
+    assert swarm_plan(NEW, [observed], view) == expected
+
+
+def test_a_spec_the_engine_rolled_back_is_not_tried_again() -> None:
+    failed = replace(updating(NEW.spec_hash), state="rolled_back",
+                     reason="the engine rolled the update back: x")
+    assert swarm_plan(NEW, [service(OLD)], RuntimeView(rollout=failed)) == "nothing to do"
+
+
+def test_the_docker_engine_still_rolls_out_itself() -> None:
+    state = DesiredState(services={"web": NEW})
+    assert plan(state, [service(OLD)], {}, NOW).actions[0].kind.value == "rollout"
