@@ -6,6 +6,7 @@ host's default `docker0` bridge when started with `--bridge=none`.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -93,3 +94,35 @@ def private_dockerd() -> Iterator[PrivateDockerd]:
         engine.stop()
         subprocess.run(["ip", "link", "delete", bridge], check=False)
         shutil.rmtree(root, ignore_errors=True)
+
+
+SWARM_SANDBOX = Path(__file__).resolve().parent.parent / "scripts" / "swarm-sandbox.sh"
+
+
+def host_network() -> tuple[list[str], list[str]]:
+    """`ip -br link` and `ip route`, less what other sessions' containers and networks
+    add and remove meanwhile (veth pairs, br-* bridges): what a sandbox must leave as is."""
+    links = subprocess.run(["ip", "-br", "link"], check=True, capture_output=True,
+                           text=True).stdout.splitlines()
+    routes = subprocess.run(["ip", "route"], check=True, capture_output=True,
+                            text=True).stdout.splitlines()
+    return ([line for line in links if not line.startswith(("veth", "br-"))],
+            [line for line in routes if " dev br-" not in line])
+
+
+@contextmanager
+def swarm_sandbox(images: list[str], directory: Path) -> Iterator[str]:
+    """`scripts/swarm-sandbox.sh up` with `images` loaded, yielding its DOCKER_HOST; `down`
+    on leaving, pass or fail."""
+    env = {**os.environ, "STEWARD_SWARM_DIR": str(directory)}
+    try:
+        started = subprocess.run([str(SWARM_SANDBOX), "up", *images], env=env,
+                                 capture_output=True, text=True, timeout=180)
+        if started.returncode != 0:
+            raise RuntimeError(f"swarm-sandbox.sh up failed:\n{started.stderr[-2000:]}")
+        last = started.stdout.strip().splitlines()[-1]
+        assert last.startswith("DOCKER_HOST=unix://"), started.stdout
+        yield last.removeprefix("DOCKER_HOST=")
+    finally:
+        subprocess.run([str(SWARM_SANDBOX), "down"], env=env, capture_output=True,
+                       timeout=120, check=False)

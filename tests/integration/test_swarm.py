@@ -1,0 +1,169 @@
+"""The Swarm engine on the sandbox swarm (scripts/swarm-sandbox.sh), through `steward serve`
+with STEWARD_ENGINE=swarm, as a user runs it: replicas converge, a killed task is replaced,
+a bad update is rolled back by the engine, the failure limit scales to 0, the contract's
+verbs scale and force updates, drift is corrected, and the host's own daemon is untouched.
+"""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+
+import docker
+import pytest
+
+from app.engine.options import LABEL_INSTANCE
+from tests.dockerd import host_network, swarm_sandbox
+from tests.helpers import write_state
+from tests.integration.conftest import LiveServer, wait_for
+
+
+@pytest.fixture(scope="module")
+def swarm_url(test_image: str) -> Iterator[str]:
+    """The sandbox swarm with the test image loaded (its DOCKER_HOST); down after the
+    module."""
+    with swarm_sandbox([test_image], Path(f"/var/tmp/stw-swarm-{uuid.uuid4().hex[:8]}")) \
+            as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def swarm(swarm_url: str) -> Iterator[docker.DockerClient]:
+    client = docker.DockerClient(base_url=swarm_url, timeout=30)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def serve(swarm_url: str, swarm: docker.DockerClient, make_server: Callable[..., LiveServer],
+          instance: str) -> Iterator[Callable[[], LiveServer]]:
+    """`steward serve` on the sandbox; the instance's services are removed afterwards."""
+    yield lambda: make_server(DOCKER_HOST=swarm_url, STEWARD_ENGINE="swarm")
+    for service in swarm.services.list(filters={"label": f"{LABEL_INSTANCE}={instance}"}):
+        service.remove()
+
+
+def web(image: str, *, command: str = '["sleep", "3600"]', replicas: int = 2,
+        **extra: str) -> str:
+    lines = ["services:", "  web:", "    category: ai", f"    image: {image}", "    init: true",
+             f"    command: {command}", f"    replicas: {replicas}", "    stop_grace_period: 1s",
+             "    update: {monitor: 2s}"]
+    return "\n".join(lines + [f"    {key}: {value}" for key, value in extra.items()]) + "\n"
+
+
+def state_of(server: LiveServer) -> tuple[str, str | None]:
+    detail = server.service("web")
+    return detail["status"], detail.get("replicas")
+
+
+def test_the_sandbox_leaves_the_host_daemon_untouched(
+        swarm: docker.DockerClient, docker_client: docker.DockerClient) -> None:
+    """Up (this module's sandbox is up meanwhile) and down again: the host's dockerd is not
+    in swarm mode, and its docker0 and routes are exactly as before."""
+    before = host_network()
+    with swarm_sandbox([], Path(f"/var/tmp/stw-swarm-{uuid.uuid4().hex[:8]}")) as url:
+        private = docker.DockerClient(base_url=url, timeout=30)
+        assert private.info()["Swarm"]["LocalNodeState"] == "active"
+        private.close()
+        assert docker_client.info()["Swarm"]["LocalNodeState"] == "inactive"
+        links, routes = host_network()
+        assert [line for line in links if line.startswith("docker0")] == \
+            [line for line in before[0] if line.startswith("docker0")]
+        assert [line for line in routes if "docker0" in line or "default" in line] == \
+            [line for line in before[1] if "docker0" in line or "default" in line]
+    assert host_network() == before
+    assert docker_client.info()["Swarm"]["LocalNodeState"] == "inactive"
+    assert swarm.info()["Swarm"]["LocalNodeState"] == "active"
+
+
+def test_replicas_converge_and_a_killed_task_is_replaced(
+        serve: Callable[[], LiveServer], swarm: docker.DockerClient, desired_dir: Path,
+        test_image: str, instance: str) -> None:
+    write_state(desired_dir, web(test_image))
+    server = serve()
+    wait_for(lambda: state_of(server) == ("running", "2/2"), what="2 replicas running")
+    detail = server.service("web")
+    assert len(detail["container_id"]) == 12 and detail["uptime_seconds"] is not None
+    assert [t["state"] for t in detail["tasks"]] == ["running", "running"]
+    victim = swarm.containers.list(filters={"label": f"{LABEL_INSTANCE}={instance}"})[0]
+    victim.kill()
+    wait_for(lambda: state_of(server)[0] == "starting", what="starting while replaced")
+    wait_for(lambda: state_of(server) == ("running", "2/2"), what="running again")
+    assert victim.id not in [c.id for c in swarm.containers.list()]
+    events = [e["kind"] for e in server.service("web")["events"]]
+    assert "task-failed" in events
+
+
+def test_a_bad_update_is_rolled_back_by_the_engine_and_reported(
+        serve: Callable[[], LiveServer], swarm: docker.DockerClient, desired_dir: Path,
+        test_image: str, instance: str) -> None:
+    write_state(desired_dir, web(test_image))
+    server = serve()
+    wait_for(lambda: state_of(server) == ("running", "2/2"), what="2 replicas running")
+    write_state(desired_dir, web(test_image, command='["sh", "-c", "exit 3"]'))
+    rollout = wait_for(lambda: (server.service("web")["rollout"] or {}).get("state")
+                       == "rolled_back" and server.service("web")["rollout"], timeout=60,
+                       what="the engine's rollback")
+    assert rollout["reason"].startswith("the engine rolled the update back")
+    service = swarm.services.get(f"{instance}_web")
+    assert service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"] == ["sleep", "3600"]
+    wait_for(lambda: state_of(server) == ("running", "2/2"), what="the old spec running")
+    kinds = [e["kind"] for e in server.service("web")["events"]]
+    assert "rollback" in kinds and "rollout" in kinds
+
+
+def test_the_failure_limit_scales_to_zero_with_the_reason(
+        serve: Callable[[], LiveServer], swarm: docker.DockerClient, desired_dir: Path,
+        test_image: str, instance: str) -> None:
+    write_state(desired_dir, web(test_image, command='["sh", "-c", "exit 3"]', replicas=1,
+                                 restart_policy="{max_failures: 2, backoff_base: 1s}"))
+    server = serve()
+    wait_for(lambda: state_of(server) == ("disabled", "0/0"), timeout=60,
+             what="disabled at the failure limit")
+    reason = server.service("web")["disabled_reason"]
+    assert reason.startswith("failure limit reached: 2 failed tasks") and "exit code 3" in reason
+    mode = swarm.services.get(f"{instance}_web").attrs["Spec"]["Mode"]
+    assert mode == {"Replicated": {"Replicas": 0}}
+
+
+def test_stop_start_restart_and_enable_through_the_contract_api(
+        serve: Callable[[], LiveServer], swarm: docker.DockerClient, desired_dir: Path,
+        test_image: str, instance: str) -> None:
+    write_state(desired_dir, web(test_image))
+    server = serve()
+    wait_for(lambda: state_of(server) == ("running", "2/2"), what="2 replicas running")
+    assert server.post("/api/system/services/web/stop").status_code == 200
+    wait_for(lambda: state_of(server) == ("stopped", "0/0"), what="scaled to 0")
+    assert server.post("/api/system/services/web/start").json()["service"]["status"] == \
+        "starting"
+    wait_for(lambda: state_of(server) == ("running", "2/2"), what="scaled back to 2")
+    before = swarm.services.get(f"{instance}_web").attrs["Spec"]["TaskTemplate"].get(
+        "ForceUpdate", 0)
+    assert server.post("/api/system/services/web/restart").json()["service"]["status"] == \
+        "starting"
+    wait_for(lambda: swarm.services.get(f"{instance}_web").attrs["Spec"]["TaskTemplate"]
+             .get("ForceUpdate", 0) == before + 1, what="a forced update")
+    wait_for(lambda: state_of(server) == ("running", "2/2"), what="running after restart")
+    server.post("/api/system/services/web/disable")
+    wait_for(lambda: state_of(server) == ("disabled", "0/0"), what="disabled: scaled to 0")
+    server.post("/api/system/services/web/enable")
+    wait_for(lambda: state_of(server) == ("running", "2/2"), what="enabled: scaled up")
+
+
+def test_drift_on_the_service_spec_is_corrected(
+        serve: Callable[[], LiveServer], swarm: docker.DockerClient, desired_dir: Path,
+        test_image: str, instance: str) -> None:
+    write_state(desired_dir, web(test_image))
+    server = serve()
+    wait_for(lambda: state_of(server) == ("running", "2/2"), what="2 replicas running")
+    service = swarm.services.get(f"{instance}_web")
+    spec = service.attrs["Spec"]
+    swarm.api.update_service(
+        service.id, service.attrs["Version"]["Index"], task_template={
+            **spec["TaskTemplate"], "ContainerSpec": {**spec["TaskTemplate"]["ContainerSpec"],
+                                                      "Args": ["sleep", "999"]}},
+        name=spec["Name"], labels={**spec["Labels"], "io.steward.spec-hash": "by-hand"},
+        mode={"Replicated": {"Replicas": 1}})
+    wait_for(lambda: swarm.services.get(f"{instance}_web").attrs["Spec"]["TaskTemplate"]
+             ["ContainerSpec"]["Args"] == ["sleep", "3600"], what="the spec put back")
+    wait_for(lambda: state_of(server) == ("running", "2/2"), what="2 replicas again")
