@@ -1,0 +1,65 @@
+"""The spec as a Swarm service (app/engine/swarm_options.py): labels for drift, update and
+rollback configs from `update`, placement, GPUs as generic resources, and what Swarm
+cannot do refused by name rather than dropped."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from app.desired_state.spec import (
+    DeviceRequest, HealthCheck, Placement, PortMapping, UpdatePolicy,
+)
+from app.engine.swarm_options import service_options, unsupported
+from tests.helpers import spec
+
+WEB = spec(replicas=3, update=UpdatePolicy(order="stop-first", monitor=7, deadline=60,
+                                           failure_action="rollback"))
+
+
+def test_a_service_carries_stewards_labels_and_the_update_policy() -> None:
+    options = service_options("t", WEB, replicas=3)
+    assert options["name"] == "t_web"
+    assert options["labels"]["io.steward.spec-hash"] == WEB.spec_hash
+    assert (options["mode"].mode, options["mode"].replicas) == ("replicated", 3)
+    assert options["update_config"] == {"Parallelism": 1, "Order": "stop-first",
+                                        "Monitor": 7_000_000_000, "FailureAction": "rollback",
+                                        "MaxFailureRatio": 0}
+    assert options["rollback_config"]["FailureAction"] == "pause"
+    container = options["task_template"]["ContainerSpec"]
+    assert container["Labels"] == {"io.steward.instance": "t", "io.steward.service": "web"}
+
+
+def test_placement_gpus_and_ingress_ports() -> None:
+    placed = replace(WEB, placement=Placement(constraints=("node.role==worker",),
+                                              preferences=("node.labels.zone",),
+                                              max_replicas_per_node=1),
+                     gpus=(DeviceRequest(driver="nvidia", count=2),),
+                     ports=(PortMapping("0.0.0.0", 8080, 80),))
+    options = service_options("t", placed, replicas=3)
+    template = options["task_template"]
+    assert template["Placement"] == {"Constraints": ["node.role==worker"],
+                                     "Preferences": [{"Spread": {
+                                         "SpreadDescriptor": "node.labels.zone"}}],
+                                     "MaxReplicas": 1}
+    assert template["Resources"]["Reservations"]["GenericResources"] == [
+        {"DiscreteResourceSpec": {"Kind": "NVIDIA-GPU", "Value": 2}}]
+    assert options["endpoint_spec"]["Ports"] == [
+        {"PublishedPort": 8080, "TargetPort": 80, "Protocol": "tcp", "PublishMode": "ingress"}]
+    assert unsupported(placed) == []
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"gpus": (DeviceRequest(driver="nvidia", count=-1),)},
+     "gpus: nvidia gpu: all: on Swarm a GPU request is a count of the nodes' 'NVIDIA-GPU' "
+     "generic resource; give count: N"),
+    ({"ports": (PortMapping("127.0.0.1", 8080, 80),)},
+     "ports: 127.0.0.1:8080: Swarm publishes on every interface of every node; write "
+     "0.0.0.0:8080:80 to accept that"),
+    ({"privileged": True}, "privileged: Swarm services cannot have it"),
+    ({"healthcheck": HealthCheck("http", 5, 2, 0, 3, path="/", port=80)},
+     "healthcheck: an http check is probed by Steward, which cannot reach tasks on other "
+     "nodes; use a command check"),
+])
+def test_what_swarm_cannot_do_is_named(changes: dict, problem: str) -> None:
+    assert unsupported(replace(WEB, **changes)) == [problem]
