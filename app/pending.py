@@ -14,7 +14,8 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.desired_state import LoadSettings, load_directory
-from app.engine.docker_engine import DockerEngine
+from app.desired_state.age_secrets import Keyring
+from app.engine.base import kind_of, make_engine
 from app.errors import PermanentError
 from app.reconcile.plan import plan
 from app.reconcile.report import PlanReport, report
@@ -43,7 +44,8 @@ def pending_plan(steward: Steward) -> PlanReport:
         desired = stored_desired_state(session)
         views = runtime_views(session, now)
     the_plan = plan(desired, observed, views, now,
-                    stable_period=steward.reconciler.stable_period)
+                    stable_period=steward.reconciler.stable_period,
+                    engine_updates=kind_of(steward.reconciler.engine) == "swarm")
     return report(the_plan, desired, observed, views)
 
 
@@ -54,7 +56,8 @@ def check_plan(desired_dir: Path, config: Mapping[str, Any]) -> PlanReport:
     (EngineUnavailable), and the store, if there is one, is only read.
     """
     desired = load_directory(desired_dir, LoadSettings.from_config(config))
-    engine = DockerEngine(instance=config["INSTANCE"], timeout=config["DOCKER_TIMEOUT"])
+    engine = make_engine(config.get("ENGINE", "docker"), instance=config["INSTANCE"],
+                         timeout=config["DOCKER_TIMEOUT"], secrets=Keyring())
     try:
         observed = engine.observe()
         networks = engine.observe_networks()
@@ -63,7 +66,7 @@ def check_plan(desired_dir: Path, config: Mapping[str, Any]) -> PlanReport:
     now = utcnow()
     views = _stored_views(config["DATABASE_URL"], now)
     the_plan = plan(desired, observed, views, now, stable_period=config["STABLE_PERIOD"],
-                    networks=networks)
+                    networks=networks, engine_updates=engine.kind == "swarm")
     return report(the_plan, desired, observed, views)
 
 
