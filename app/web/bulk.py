@@ -16,7 +16,7 @@ from app.overview import list_services
 from app.steward import current_steward, utcnow
 from app.store import pauses
 from app.web import csrf
-from app.web.format import category as category_label, duration
+from app.web.format import category as category_label
 from app.web.routes import PAUSE_CHOICES, _error_page, bp
 
 BULK = ("restart", "pause", "resume")
@@ -56,7 +56,7 @@ def _confirm(category: str, action: str, seconds: str) -> str:
                  "Each container stops (up to its stop timeout) and starts again; failure "
                  "counts start over. Disabled services stay as they are."]
     elif action == "pause":
-        question = f"Pause self-healing of {label} for {duration(int(seconds))}?"
+        question = f"Pause self-healing of {label} for {dict(PAUSE_CHOICES)[seconds]}?"
         facts = [f"Steward will not restart, recreate or disable these on its own until "
                  f"then: {', '.join(s.display_name for s in services) or 'none'}.",
                  "Your own restarts, starts and stops still work; the pause ends by itself."]
@@ -83,7 +83,7 @@ def _carry_out(category: str, action: str, seconds: str) -> tuple[str, bool]:
                 pauses.resume(session, "category", category, actor=current_actor("page"),
                               now=now, origin=origin())
         steward.trigger()
-        return (f"Self-healing of {label} paused for {duration(int(seconds))}"
+        return (f"Self-healing of {label} paused for {dict(PAUSE_CHOICES)[seconds]}"
                 if action == "pause" else f"Self-healing of {label} resumed"), True
     with steward.store.reader() as session:
         names = [s.name for s in list_services(session, now, category) if s.enabled]

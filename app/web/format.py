@@ -65,6 +65,11 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     return f"{text} ago" if seconds >= 0 else f"in {text}"
 
 
+def utc(moment: datetime) -> str:
+    """The exact time for a hover: `2026-11-30 12:00:05 UTC`."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def hour(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%H:00 UTC")
 

@@ -27,7 +27,7 @@ from app.overview import get_service
 from app.web import csrf, format as web_format
 from app.web.feed import FleetFeed
 from app.web.fleet import read_for
-from app.web.view import FILTERS, Filters, sparkline
+from app.web.view import FILTERS, SORTS, Filters, sparkline
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -42,7 +42,7 @@ CONFIRM = {"restart": ("Restart", "The container stops (up to its stop timeout) 
 PAUSE_CHOICES = (("900", "15 minutes"), ("3600", "1 hour"), ("14400", "4 hours"),
                  ("86400", "24 hours"))
 
-for _name in ("ago", "hour", "percent", "cpu", "favicon", "unique"):
+for _name in ("ago", "utc", "hour", "percent", "cpu", "favicon", "unique"):
     bp.add_app_template_filter(getattr(web_format, _name), _name)
 bp.add_app_template_filter(web_format.size, "bytes")
 bp.add_app_template_filter(sparkline, "spark")
@@ -83,7 +83,8 @@ def index() -> str:
         pauses = {p.target: p.until for p in active_pauses(session, now)
                   if p.scope == "category"}
     return render_template("index.html", fleet=fleet, version=position, filters=filters,
-                           categories=categories, filter_choices=FILTERS, pauses=pauses,
+                           categories=categories, filter_choices=FILTERS, sort_choices=SORTS,
+                           pauses=pauses,
                            pause_choices=PAUSE_CHOICES, row_flashes=row_flashes(),
                            shown_count=sum(1 for r in fleet.rows if filters.matches(r)))
 

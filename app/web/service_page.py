@@ -36,8 +36,9 @@ _HEALING = {"create", "recreate", "start", "restart", "stop", "backoff", "disabl
             "dependency", "retry", "pause", "wait", "reset-failures", "build"}
 _OPERATOR = {"restart-requested", "start-requested", "stop-requested", "enabled", "disabled",
              "paused", "resumed"}
-_ASSIGNMENT = re.compile(r"^(?P<head>\s*-?\s*['\"]?(?P<key>[A-Za-z_][\w.-]*)['\"]?\s*[:=]\s*)"
-                         r"(?P<value>\S.*)$")
+#: `KEY: value` or `KEY=value`, in block or flow style; the value up to a separator.
+_ASSIGNMENT = re.compile(r"(?P<head>(?P<key>[A-Za-z_][\w.-]*)['\"]?\s*[:=]\s*)"
+                         r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s,}\]#][^,}\]#]*)")
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,8 @@ def _log_tail(container_id: str | None) -> tuple[str | None, str | None]:
 def _as_written(record: ServiceRecord) -> tuple[str, int] | None:
     """The service's block of its YAML file as the author wrote it (comments, units and
     all), secret-looking values masked; None when the file cannot be read."""
-    path = Path(current_steward().reconciler.desired_dir) / record.source_file
+    inside = Path(record.source_file).parts[1:]  # the loader names it `<dir>/<file>`
+    path = Path(current_steward().reconciler.desired_dir).joinpath(*inside)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
@@ -158,11 +160,19 @@ def _as_written(record: ServiceRecord) -> tuple[str, int] | None:
         block.append(line)
     while block and not block[-1].strip():
         block.pop()
-    return "\n".join(_masked(line) for line in block), record.source_line
+    return _masked("\n".join(block), record.spec), record.source_line
 
 
-def _masked(line: str) -> str:
-    match = _ASSIGNMENT.match(line)
-    if match and secrets.is_secret(match["key"]):
-        return f"{match['head']}{secrets.MASK}"
-    return secrets.without_credentials(line)
+def _masked(text: str, spec: dict) -> str:
+    """Secret-looking values masked, as the normalised spec masks them: by the name they
+    are assigned to, credentials in URLs, and every value the spec itself holds as secret
+    (wherever the author wrote it: block or flow style, an anchor, a multi-line string)."""
+    def hide(match: re.Match) -> str:
+        secret = secrets.is_secret(match["key"])
+        return f"{match['head']}{secrets.MASK}" if secret else match[0]
+
+    text = secrets.without_credentials(_ASSIGNMENT.sub(hide, text))
+    for name, value in spec.get("environment") or ():
+        if secrets.is_secret(name) and value and len(str(value)) >= 3:
+            text = text.replace(str(value), secrets.MASK)
+    return text

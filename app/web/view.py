@@ -21,8 +21,8 @@ SHOWN = ("unhealthy", "stopped", "failed", "starting", "running", "off")
 ATTENTION = frozenset({"unhealthy", "stopped", "failed"})
 FILTERS = {"": "All", "attention": "Needs attention", "running": "Running",
            "starting": "Starting", "off": "Off"}
-SORTS = {"name": "Service", "status": "Status", "uptime": "Uptime", "failures": "Failures",
-         "restarts": "Restarts", "cpu": "CPU", "memory": "Memory"}
+SORTS = {"name": "Name", "status": "Status (worst first)", "uptime": "Uptime",
+         "failures": "Failures", "restarts": "Restarts", "cpu": "CPU", "memory": "Memory"}
 SPARK_WIDTH, SPARK_HEIGHT = 60, 16
 
 
@@ -61,7 +61,8 @@ def reasons(service: ServiceOverview) -> tuple[str, ...]:
     elif shown not in ("running", "off", "failed"):
         if service.wait_reason:
             found.append(service.wait_reason)
-        if shown == "stopped" and service.exit_code is not None:
+        if shown == "stopped" and service.exit_code is not None and not any(
+                f"exit code {service.exit_code}" in line for line in found):
             found.append(f"Exited with code {service.exit_code}"
                          + (" (OOM killed)" if service.oom_killed else "") + ".")
         elif service.last_failure:

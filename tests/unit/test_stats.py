@@ -77,7 +77,8 @@ def test_the_page_shows_figures_and_a_sparkline(fleet: Steward, client: FlaskCli
         fleet.stats.record("postgres", "c1", raw(total, 10_000 + second * 1000),
                            NOW + timedelta(seconds=10 * second))
     html = client.get("/").get_data(as_text=True)
-    assert "40.0 % CPU" in html and "200.0 MiB / 1.0 GiB" in html
+    assert "40.0 % CPU" in html and "200.0 MiB mem" in html and 'title="limit 1.0 GiB"' in html
+    assert "200.0 MiB mem / 1.0 GiB" in client.get("/services/postgres").get_data(as_text=True)
     assert '<polyline points="' in html
 
 

@@ -180,3 +180,31 @@ def test_the_page_lists_pending_changes_from_the_latest_observation(
     assert "<code>+ create postgres: no container</code>" in html
     plan = client.get("/api/system/plan").get_json()
     assert (plan["changes"], plan["counts"]["create"]) == (True, 3)
+
+
+def test_the_spec_is_shown_as_written_with_secrets_masked(steward: Steward, desired_dir,
+                                                          client: FlaskClient) -> None:
+    (desired_dir / "extra.yaml").write_text(
+        "services:\n"
+        "  # the search index\n"
+        "  search:\n"
+        "    category: ai\n"
+        "    image: search:1\n"
+        "    environment: {API_TOKEN: t0ken, MODE: fast}\n"
+        "    command: [serve, --password=hunter2]\n"
+        "    restart_policy: {backoff_base: 5s}\n"
+        "  other:\n"
+        "    category: ai\n"
+        "    image: other:1\n"
+        "    environment:\n"
+        "      DB_PASSWORD: pw-123\n"
+        "      URL: postgres://app:s3cret@db/app\n")
+    assert steward.reconciler.load_desired() is None
+    html = client.get("/services/search").get_data(as_text=True)
+    for secret in ("t0ken", "hunter2"):
+        assert secret not in html
+    assert "restart_policy: {backoff_base: 5s}" in html, "as written: units and flow style"
+    assert "MODE: fast" in html and "other:" not in html.split("Spec as written")[1] \
+        .split("</pre>")[0], "only this service's block"
+    html = client.get("/services/other").get_data(as_text=True)
+    assert "pw-123" not in html and "s3cret" not in html and "DB_PASSWORD: ********" in html

@@ -44,7 +44,7 @@
   document.addEventListener("submit", async (event) => {
     const form = event.target;
     const target = form instanceof HTMLFormElement ? form.getAttribute("action") || "" : "";
-    if (!target.startsWith("/services/")) return;
+    if (!target.startsWith("/services/") || form.method !== "post") return;
     event.preventDefault();
     const name = target.split("/")[2];
     const button = event.submitter || form.querySelector("button");
