@@ -92,6 +92,7 @@ def to_spec(name: str, data: dict, *, file: str, line: int, base: Path, root: Pa
         auto_update=data.get("auto_update", False),
         replicas=data.get("replicas"),
         placement=_placement(data.get("placement")),
+        port_mode=data.get("port_mode"),
         privileged=data.get("privileged", False),
         cap_add=tuple(sorted(c.removeprefix("CAP_") for c in data.get("cap_add", []))),
         devices=tuple(_device(d) for d in data.get("devices", [])),

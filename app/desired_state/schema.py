@@ -183,6 +183,8 @@ class ServiceSchema(StrictSchema):
     auto_update = fields.Bool(truthy={True}, falsy={False})
     replicas = fields.Int(validate=validate.Range(0, 10000))
     placement = fields.Nested(PlacementSchema)
+    port_mode = fields.Str(validate=validate.OneOf(
+        ("ingress", "host"), error="must be ingress (the routing mesh) or host"))
     resources = fields.Nested(ResourcesSchema, load_default=dict)
     deploy = fields.Nested(DeploySchema, load_default=dict)
     gpus = Gpus()

@@ -25,7 +25,7 @@ CONTAINER_FIELDS: tuple[str, ...] = (
     "files", "healthcheck", "resources", "gpus", "init", "stop_grace_period", "stop_signal",
     "user", "working_dir", "hostname", "labels", "shm_size", "ulimits", "tmpfs", "extra_hosts",
     "read_only", "cap_drop", "security_opt", "logging", "privileged", "cap_add", "devices",
-    "network_mode", "pid", "placement",
+    "network_mode", "pid", "placement", "port_mode",
 )
 #: Container fields left out of the hashes while empty, so adding one to Steward does not
 #: make every existing container look drifted. `networks` and `logging` are never empty:
@@ -33,7 +33,8 @@ CONTAINER_FIELDS: tuple[str, ...] = (
 _OPTIONAL_FIELDS = ("files", "build", "entrypoint", "gpus", "stop_signal", "user",
                     "working_dir", "hostname", "labels", "shm_size", "ulimits", "tmpfs",
                     "extra_hosts", "read_only", "cap_drop", "security_opt", "privileged",
-                    "cap_add", "devices", "network_mode", "pid", "placement")
+                    "cap_add", "devices", "network_mode", "pid", "placement",
+                    "port_mode")
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,9 @@ class ServiceSpec:
     #: Not a container field: scaling is no drift of the containers themselves.
     replicas: int | None = None
     placement: Placement | None = None
+    #: How a Swarm engine publishes `ports`: None is ingress (the routing mesh), `host` on
+    #: the node that runs the task.
+    port_mode: Literal["ingress", "host"] | None = None
     enabled: bool = True
     source_file: str = ""
     source_line: int = 0

@@ -68,7 +68,8 @@ def service_options(instance: str, spec: ServiceSpec, *, replicas: int,
         "rollback_config": RollbackConfig(parallelism=1, order=_order(spec), monitor=_ns(
             spec.update.monitor), failure_action="pause", max_failure_ratio=0),
         "endpoint_spec": EndpointSpec(ports={
-            p.host_port: (p.container_port, p.protocol, "ingress") for p in spec.ports})
+            p.host_port: (p.container_port, p.protocol, spec.port_mode or "ingress")
+            for p in spec.ports})
         if spec.ports else None,
     }
 

@@ -63,3 +63,10 @@ def test_placement_gpus_and_ingress_ports() -> None:
 ])
 def test_what_swarm_cannot_do_is_named(changes: dict, problem: str) -> None:
     assert unsupported(replace(WEB, **changes)) == [problem]
+
+
+def test_ports_in_host_mode() -> None:
+    on_host = replace(WEB, ports=(PortMapping("0.0.0.0", 8080, 80),), port_mode="host")
+    assert service_options("t", on_host, replicas=1)["endpoint_spec"]["Ports"] == [
+        {"PublishedPort": 8080, "TargetPort": 80, "Protocol": "tcp", "PublishMode": "host"}]
+    assert on_host.spec_hash != replace(on_host, port_mode=None).spec_hash  # it is drift
