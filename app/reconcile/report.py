@@ -20,11 +20,13 @@ _SYMBOLS = {Kind.CREATE: "+", Kind.RECREATE: "~", Kind.START: ">", Kind.RESTART:
             Kind.STOP: "|", Kind.REMOVE_DUPLICATE: "-", Kind.REMOVE_ORPHAN: "-",
             Kind.DISABLE: "!", Kind.FLAPPING: "!", Kind.RESET_FAILURES: " ",
             Kind.REPORT_ORPHAN: "?", Kind.WAIT: " ", Kind.CREATE_NETWORK: "+",
-            Kind.REMOVE_NETWORK: "-"}
+            Kind.REMOVE_NETWORK: "-", Kind.ROLLOUT: "~", Kind.PROMOTE: "~",
+            Kind.ROLLBACK: "<", Kind.PAUSE_ROLLOUT: "!", Kind.UPDATE: "~", Kind.SCALE: "~"}
 _GROUPS = {Kind.CREATE: "create", Kind.RECREATE: "recreate", Kind.START: "start",
            Kind.RESTART: "restart", Kind.STOP: "stop", Kind.REMOVE_DUPLICATE: "remove",
            Kind.REMOVE_ORPHAN: "remove", Kind.DISABLE: "disable",
-           Kind.CREATE_NETWORK: "create", Kind.REMOVE_NETWORK: "remove"}
+           Kind.CREATE_NETWORK: "create", Kind.REMOVE_NETWORK: "remove",
+           Kind.ROLLOUT: "roll out", Kind.UPDATE: "roll out", Kind.ROLLBACK: "roll back"}
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,14 @@ def _step(action: Action, desired: DesiredState,
         waits_for = action.cause.removeprefix("waiting for dependency ")
         return Step(action.service, "create", f"no container; waits for {waits_for}", "+")
     changes: tuple[Change, ...] = ()
-    if action.kind is Kind.RECREATE and container is not None:
+    if action.kind in (Kind.RECREATE, Kind.ROLLOUT, Kind.UPDATE) and action.drift \
+            and container is not None:
         spec = desired.services[action.service]
         changes = tuple(spec_changes(container.applied, spec.label_fields(), action.drift))
     elif action.kind is Kind.CREATE:
         changes = tuple(spec_changes({}, desired.services[action.service].label_fields(),
                                      ("build", "gpus")))
-    return Step(action.subject if action.service else f"network {action.subject}", _GROUPS.get(action.kind, action.kind.value), action.describe()
-                if action.kind is not Kind.WAIT else action.cause, _SYMBOLS[action.kind],
-                changes, action.until, action.container_id)
+    subject = action.subject if action.service else f"network {action.subject}"
+    return Step(subject, _GROUPS.get(action.kind, action.kind.value),
+                action.describe() if action.kind is not Kind.WAIT else action.cause,
+                _SYMBOLS[action.kind], changes, action.until, action.container_id)

@@ -181,3 +181,14 @@ def test_plan_exits_1_with_every_file_line_on_invalid_files(tmp_path) -> None:
         f"{tmp_path.name}/a.yaml:3: services.web.category: must be one of: infrastructure, "
         "ai, monitoring",
         f"{tmp_path.name}/a.yaml:5: services.db.category: required key is missing"]
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_every_kind_of_action_can_be_told(kind: Kind) -> None:
+    """A plan with any action renders (the page and `steward plan` show every plan)."""
+    from app.desired_state.spec import DesiredState
+    from app.reconcile.report import report
+
+    text = report(Plan((Action(kind, "web", "because"),)), DesiredState({"web": spec()}),
+                  []).render()
+    assert text.splitlines()[0].endswith(" web: because")
