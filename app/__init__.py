@@ -24,8 +24,9 @@ from app.notify import Notifier
 from app.extensions import Api
 from app.guard import check_body, check_host
 from app.headers import add_security_headers
+from app.leadership import Leadership, identity
 from app.logs import configure_logging
-from app.metrics import StatsMetrics
+from app.metrics import LeaderMetrics, StatsMetrics
 from app.ratelimit import RefusalLimiter, count_refusal, refuse_limited_client
 from app.retention import EventPruner
 from app.health.monitor import HealthMonitor
@@ -78,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     steward = _build_steward(app.config)
     steward.metrics = registry_for(steward.store)
     steward.metrics.register(StatsMetrics(steward.stats))
+    steward.metrics.register(LeaderMetrics(steward.leadership))
     steward.service_list = ServiceListCache(steward.store)
     app.extensions["steward"] = steward
     try:
@@ -147,7 +149,10 @@ def _build_steward(config: Mapping[str, Any]) -> Steward:
     return Steward(store=store, reconciler=reconciler, scheduler=scheduler, health=health,
                    watcher=EventWatcher(engine),
                    files=FileWatcher(desired_dir, lambda: None, config["WATCH_INTERVAL"]),
+                   leadership=Leadership(store, holder=identity(config["REPLICA_NAME"]),
+                                         seconds=config["LEASE_SECONDS"], clock=utcnow),
                    follower=follower, notifier=notifier, pruner=pruner,
+                   image_check_interval=config["IMAGE_CHECK_INTERVAL"],
                    stats=StatsCollector(instance=config["INSTANCE"],
                                         interval=config["STATS_INTERVAL"],
                                         clock=utcnow))

@@ -26,12 +26,13 @@ import os
 import socket
 import threading
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Callable, Iterable
+from typing import IO, Callable, Iterable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -42,6 +43,8 @@ from app.store.models import Lease, Pause, RuntimeState
 
 log = logging.getLogger(__name__)
 
+#: The PostgreSQL advisory lock that lets one replica at a time migrate the schema.
+MIGRATION_LOCK = 0x5354455741524400
 #: The name of the one lease the replicas contend for.
 LEASE = "engine"
 #: How often a replica looks at the lease and the leader looks for requests, at most.
@@ -311,3 +314,19 @@ def lock_database(url: str) -> IO | None:
     handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
     handle.flush()
     return handle
+
+
+@contextmanager
+def one_migrator(store: Store) -> Iterator[None]:
+    """On PostgreSQL, hold an advisory lock while the schema is brought up to date, so
+    replicas started together do not create the same tables at once."""
+    if store.engine.dialect.name != "postgresql":
+        yield
+        return
+    with store.engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"),
+                               {"key": MIGRATION_LOCK})

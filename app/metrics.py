@@ -61,3 +61,18 @@ class StatsMetrics:
 
     def collect(self) -> tuple:
         return stats_families(self.stats.snapshot())
+
+
+class LeaderMetrics:
+    """`steward_leader{instance}`: 1 on the replica that holds the lease, 0 on the others
+    (`app/leadership.py`); `instance` names the replica."""
+
+    def __init__(self, leadership) -> None:
+        self.leadership = leadership
+
+    def collect(self) -> tuple:
+        family = GaugeMetricFamily("steward_leader", "1 if this replica holds the leader's "
+                                   "lease and acts on the engine, else 0",
+                                   labels=["instance"])
+        family.add_metric([self.leadership.holder], 1.0 if self.leadership.held else 0.0)
+        return (family,)

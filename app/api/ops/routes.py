@@ -14,6 +14,7 @@ from app import metrics
 from app.extensions import Blueprint, Schema, UTCTimestamp
 from app.overview import list_services
 from app.status import STATUSES
+from app.leadership import leader
 from app.steward import current_steward, utcnow
 from app.store.db import STORE_FAILURES, Store
 from app.store.runtime import engine_status
@@ -42,6 +43,15 @@ class ReadySchema(Schema):
     scheduler = ma.fields.String(required=True, metadata={"description": "running or stopped"})
     docker = ma.fields.Nested(DockerSchema, required=True, metadata={
         "description": "Reported, not required: a Docker outage is not Steward's"})
+    role = ma.fields.String(required=True, metadata={
+        "description": "leader: this replica holds the lease and acts on the engine; "
+                       "follower: it serves from the store and the leader acts",
+        "example": "leader"})
+    replica = ma.fields.String(required=True, metadata={
+        "description": "This replica's name in the lease (host name or "
+                       "STEWARD_REPLICA_NAME, then the pid)"})
+    leader = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "The replica whose lease is in force; null while none is"})
 
 
 @blp.route("/healthz")
@@ -57,11 +67,14 @@ def healthz() -> dict:
 @blp.response(200, ReadySchema)
 @blp.alt_response(503, schema=ReadySchema, description="Not ready: database or scheduler")
 def readyz() -> tuple[dict, int]:
-    """Readiness: the database takes writes and the reconcile job runs; Docker is reported"""
+    """Readiness: the database takes writes and, on the leader, the reconcile job runs"""
     steward = current_steward()
     docker = {"reachable": None, "detail": None, "checked_at": None}
+    holder = None
     try:
         with steward.store.reader() as session:
+            lease = leader(session, utcnow())
+            holder = lease.holder if lease else None
             status = engine_status(session)
             if status is not None:
                 docker = {"reachable": status.reachable, "detail": status.detail,
@@ -71,9 +84,12 @@ def readyz() -> tuple[dict, int]:
         problem = steward.store.problem
     database = str(problem) if problem else "ok"
     scheduler = "running" if steward.scheduler.running else "stopped"
-    ready = database == "ok" and scheduler == "running"
-    return {"ready": ready, "database": database, "scheduler": scheduler,
-            "docker": docker}, 200 if ready else 503
+    leadership = steward.leadership
+    following = leadership.contending and leadership.role == "follower"  # the leader reconciles
+    ready = database == "ok" and (scheduler == "running" or following)
+    return {"ready": ready, "database": database, "scheduler": scheduler, "docker": docker,
+            "role": leadership.role, "replica": leadership.holder,
+            "leader": holder}, 200 if ready else 503
 
 
 @blp.route("/metrics")
