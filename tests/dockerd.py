@@ -6,6 +6,7 @@ host's default `docker0` bridge when started with `--bridge=none`.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -101,13 +102,24 @@ SWARM_SANDBOX = Path(__file__).resolve().parent.parent / "scripts" / "swarm-sand
 
 def host_network() -> tuple[list[str], list[str]]:
     """`ip -br link` and `ip route`, less what other sessions' containers and networks
-    add and remove meanwhile (veth pairs, br-* bridges): what a sandbox must leave as is."""
+    and other tests' private dockerds add, remove and bring up or down meanwhile (veth
+    pairs, br-* and stw* bridges): what a sandbox must leave as is."""
     links = subprocess.run(["ip", "-br", "link"], check=True, capture_output=True,
                            text=True).stdout.splitlines()
     routes = subprocess.run(["ip", "route"], check=True, capture_output=True,
                             text=True).stdout.splitlines()
-    return ([line for line in links if not line.startswith(("veth", "br-"))],
-            [line for line in routes if " dev br-" not in line])
+    return ([line for line in links if not line.startswith(("veth", "br-", "stw"))],
+            [line for line in routes if " dev br-" not in line and " dev stw" not in line])
+
+
+def sandbox_links(directory: Path) -> list[str]:
+    """The links and routes a sandbox in `directory` makes (its bridges, `stws`/`stwg` and
+    the directory's hash, as scripts/swarm-sandbox.sh names them)."""
+    tag = hashlib.sha256(str(directory).encode()).hexdigest()[:6]
+    found = subprocess.run(["ip", "-br", "link"], check=True, capture_output=True,
+                           text=True).stdout + subprocess.run(
+        ["ip", "route"], check=True, capture_output=True, text=True).stdout
+    return [line for line in found.splitlines() if f"stws{tag}" in line or f"stwg{tag}" in line]
 
 
 @contextmanager

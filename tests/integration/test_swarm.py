@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from app.engine.options import LABEL_INSTANCE
-from tests.dockerd import host_network, swarm_sandbox
+from tests.dockerd import host_network, sandbox_links, swarm_sandbox
 from tests.helpers import write_state
 from tests.integration.conftest import LiveServer, wait_for
 
@@ -61,7 +61,9 @@ def test_the_sandbox_leaves_the_host_daemon_untouched(
     """Up (this module's sandbox is up meanwhile) and down again: the host's dockerd is not
     in swarm mode, and its docker0 and routes are exactly as before."""
     before = host_network()
-    with swarm_sandbox([], Path(f"/var/tmp/stw-swarm-{uuid.uuid4().hex[:8]}")) as url:
+    directory = Path(f"/var/tmp/stw-swarm-{uuid.uuid4().hex[:8]}")
+    with swarm_sandbox([], directory) as url:
+        assert len(sandbox_links(directory)) == 4  # its two bridges and their routes
         private = docker.DockerClient(base_url=url, timeout=30)
         assert private.info()["Swarm"]["LocalNodeState"] == "active"
         private.close()
@@ -72,6 +74,7 @@ def test_the_sandbox_leaves_the_host_daemon_untouched(
         assert [line for line in routes if "docker0" in line or "default" in line] == \
             [line for line in before[1] if "docker0" in line or "default" in line]
     assert host_network() == before
+    assert sandbox_links(directory) == [] and not directory.exists()
     assert docker_client.info()["Swarm"]["LocalNodeState"] == "inactive"
     assert swarm.info()["Swarm"]["LocalNodeState"] == "active"
 
