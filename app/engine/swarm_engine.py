@@ -21,7 +21,7 @@ from app.engine.observed import ObservedContainer
 from app.engine.options import LABEL_INSTANCE, LABEL_NETWORK, network_name
 from app.engine.swarm_options import service_name, service_options, unsupported
 from app.engine.swarm_tasks import observe_service
-from app.errors import ActionFailed, ConfigurationError
+from app.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class SwarmEngine(DockerEngine):
     def remove(self, container_id: str) -> None:
         """Remove a service, by its id or by a container of one of its tasks."""
         target = container_id
-        with contextlib.suppress(ActionFailed):
+        with contextlib.suppress(NotFound, APIError):  # not a container: a service id
             attrs = self._call(lambda c: c.api.inspect_container(container_id),
                                "inspect container", reraise=(NotFound, APIError))
             target = (attrs.get("Config") or {}).get("Labels", {}).get(

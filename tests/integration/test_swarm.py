@@ -6,6 +6,7 @@ verbs scale and force updates, drift is corrected, and the host's own daemon is 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -13,8 +14,10 @@ import docker
 import pytest
 
 from app.engine.options import LABEL_INSTANCE
+from app.engine.swarm_engine import SwarmEngine
+from app.errors import ActionFailed
 from tests.dockerd import host_network, sandbox_links, swarm_sandbox
-from tests.helpers import write_state
+from tests.helpers import spec, write_state
 from tests.integration.conftest import LiveServer, wait_for
 
 
@@ -170,3 +173,26 @@ def test_drift_on_the_service_spec_is_corrected(
     wait_for(lambda: swarm.services.get(f"{instance}_web").attrs["Spec"]["TaskTemplate"]
              ["ContainerSpec"]["Args"] == ["sleep", "3600"], what="the spec put back")
     wait_for(lambda: state_of(server) == ("running", "2/2"), what="2 replicas again")
+
+
+def test_an_update_from_a_stale_read_is_refused_by_the_engine(
+        swarm_url: str, swarm: docker.DockerClient, test_image: str, instance: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every update carries the Version Steward read: when someone wrote in between, Swarm
+    refuses it and nothing of Steward's is written."""
+    engine = SwarmEngine(instance=instance, base_url=swarm_url)
+    first = spec("web", category="ai", image=test_image, command=("sleep", "3600"),
+                 replicas=1, networks=())
+    try:
+        engine.create_service(first, 1)
+        stale = engine._service("web")  # noqa: SLF001 - the read an update is based on
+        engine.scale("web", 2)  # another writer, after that read
+        monkeypatch.setattr(engine, "_service", lambda name: stale)
+        with pytest.raises(ActionFailed, match="out of sequence"):
+            engine.update_service(replace(first, command=("sleep", "99")), 1)
+        current = swarm.services.get(f"{instance}_web").attrs["Spec"]
+        assert current["TaskTemplate"]["ContainerSpec"]["Args"] == ["sleep", "3600"]
+        assert current["Mode"] == {"Replicated": {"Replicas": 2}}
+    finally:
+        engine.remove(f"{instance}_web")
+        engine.close()
