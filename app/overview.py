@@ -58,6 +58,7 @@ class ServiceOverview:
     image_checked_at: datetime | None = None
     #: For the page: what an operator asked for and the current run's facts.
     pending_action: str | None = None
+    container_state: str | None = None
     started_at: datetime | None = None
     exit_code: int | None = None
     oom_killed: bool = False
@@ -97,7 +98,8 @@ def overview_of(record: ServiceRecord | Row, runtime: RuntimeState | Row, now: d
         image_checked_at=runtime.image_checked_at,
         gpus=tuple(describe_gpus(spec.get("gpus"))),
         networks=tuple(n["name"] for n in spec.get("networks") or ()),
-        pending_action=runtime.pending_action, started_at=runtime.started_at,
+        pending_action=runtime.pending_action, container_state=runtime.container_state,
+        started_at=runtime.started_at,
         exit_code=runtime.exit_code, oom_killed=bool(runtime.oom_killed),
     )
 

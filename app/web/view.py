@@ -37,8 +37,9 @@ def shown_status(service: ServiceOverview) -> str:
         return "failed"
     if not service.enabled or (service.manually_stopped and service.status == "stopped"):
         return "off"
-    if service.pending_action == "enable" and service.status == "stopped":
-        return "starting"
+    if service.status == "stopped" and (service.pending_action == "enable" or (
+            service.container_id and service.container_state is None)):
+        return "starting"  # enabled, or (re)started and not yet looked at again
     return service.status
 
 
@@ -56,8 +57,13 @@ def reasons(service: ServiceOverview) -> tuple[str, ...]:
     if shown in ("off", "failed"):
         found.append(service.disabled_reason or "Disabled" if not service.enabled else
                      "Stopped by an operator; left stopped until start, restart or enable.")
-    if shown == "starting" and service.pending_action:
-        found.append(f"{service.pending_action.capitalize()} requested; under way.")
+    if shown == "starting":
+        if service.pending_action:
+            found.append(f"{service.pending_action.capitalize()} requested; under way.")
+        elif service.wait_reason:
+            found.append(service.wait_reason)
+        elif service.container_state is None:
+            found.append("Started; Steward looks at the new container next.")
     elif shown not in ("running", "off", "failed"):
         if service.wait_reason:
             found.append(service.wait_reason)

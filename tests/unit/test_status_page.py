@@ -208,3 +208,51 @@ def test_the_spec_is_shown_as_written_with_secrets_masked(steward: Steward, desi
         .split("</pre>")[0], "only this service's block"
     html = client.get("/services/other").get_data(as_text=True)
     assert "pw-123" not in html and "s3cret" not in html and "DB_PASSWORD: ********" in html
+
+
+def test_off_is_planned_and_a_restart_in_flight_is_starting_not_stopped(
+        steward: Steward, client: FlaskClient) -> None:
+    from app.overview import get_service
+    from app.steward import utcnow
+    from app.web.view import headline, make_row, reasons, shown_status
+
+    with steward.store.session() as session:
+        session.get(RuntimeState, "nemotron").manually_stopped = True
+        rtdetr = session.get(RuntimeState, "rtdetr")
+        rtdetr.container_state = None  # just restarted: not yet looked at again
+        rtdetr.last_failure = "exit code 143"
+    with steward.store.reader() as session:
+        nemotron, rtdetr, postgres = (get_service(session, n, utcnow())
+                                      for n in ("nemotron", "rtdetr", "postgres"))
+    assert (shown_status(nemotron), shown_status(rtdetr)) == ("off", "starting")
+    assert not any("143" in line for line in reasons(rtdetr)), "no stale reason"
+    head = headline([make_row(s, None) for s in (nemotron, rtdetr, postgres)])
+    assert (head.title, head.level) == ("1/2 healthy · Steward", "wait")
+    body = client.get("/api/system/services").get_json()
+    assert body["by_category"]["ai"] == {"total": 2, "healthy": 0, "unhealthy": 2}, \
+        "the contract's counts do not know about off"
+
+
+def test_filters_come_from_the_url_and_never_fail(client: FlaskClient) -> None:
+    html = client.get("/?q=NEMO&status=attention&sort=bogus&dir=up").get_data(as_text=True)
+    assert re.search(r'<tr id="service-nemotron"[^>]*data-status="stopped"[^>]*>', html)
+    assert re.search(r'<tr id="service-postgres"[^>]* hidden>', html)
+    assert "1 of 3 services shown" in html
+    html = client.get("/?sort=status").get_data(as_text=True)
+    order = re.findall(r'<tr id="service-([a-z]+)"', html)
+    assert order.index("nemotron") < order.index("rtdetr"), "worst first"
+
+
+def test_category_actions_ask_first_and_name_the_services(client: FlaskClient) -> None:
+    csrf = token(client)
+    html = client.post("/categories/ai/restart", data={"csrf_token": csrf}) \
+        .get_data(as_text=True)
+    assert "Restart all 2 enabled AI services?" in html
+    assert "These restart: Nemotron LLM, RT-DETR Object Detection." in html
+    refused = client.post("/categories/ai/pause", data={"csrf_token": csrf, "duration": "5"})
+    assert refused.status_code == 400 and "Pause for how long?" in refused.get_data(as_text=True)
+    assert client.post("/categories/gpu/restart", data={"csrf_token": csrf}).status_code == 404
+    done = client.post("/categories/ai/pause", data={"csrf_token": csrf, "duration": "900",
+                                                     "confirm": "yes"})
+    assert done.status_code == 303
+    assert client.get("/api/system/services/rtdetr").get_json()["paused_until"]
