@@ -73,7 +73,10 @@ def test_sealed_values_reach_only_the_container_and_a_rotation_recreates_it(
                                           plain["token"]))
     planned = subprocess.run([sys.executable, "-m", "app", "plan", str(rotated_dir)],
                              env=server.env, capture_output=True, text=True, timeout=60)
-    assert "web" in planned.stdout and "environment" in planned.stdout, planned.stderr
+    assert planned.returncode == 2, planned.stdout + planned.stderr
+    assert re.search(r"environment\.GREETING: age:[0-9a-f]{12} -> age:[0-9a-f]{12}",
+                     planned.stdout), planned.stdout
+    assert "environment.API_TOKEN: (sensitive) -> (sensitive, changed)" in planned.stdout
 
     write_state(desired_dir, secret_state(test_image, recipient, plain["rotated"],
                                           plain["token"]))
