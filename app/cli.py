@@ -33,7 +33,7 @@ def main() -> None:
 def serve(host: str | None, port: int | None) -> None:
     """Migrate the database, start reconciling and serve the API (waitress)."""
     from app import MAX_BODY_BYTES, create_app
-    from app.leadership import AlreadyServing, lock_database, one_migrator
+    from app.serve_locks import AlreadyServing, lock_database, one_migrator
     from app.serving import serve as serve_app
     from app.store.db import StoreUnavailable
 

@@ -14,37 +14,29 @@ Followers answer the API from the store and record actions there; the leader loo
 store every second for requests recorded on other replicas (request versions, pauses) and
 wakes its reconciler (`on_requests`).
 
-On SQLite, `lock_database` holds an exclusive lock file next to the database for the life
-of `steward serve`: a second one refuses to start, and the holder of the file takes the
-lease at once (`exclusive`), since whoever held it before is gone.
+On SQLite, one `steward serve` holds the database (`app/serve_locks.py`), so it takes the
+lease at once (`exclusive`): whoever held it before is gone.
 """
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import socket
 import threading
 import weakref
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
-from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.errors import PermanentError
 from app.store.db import Store
-from app.store.models import Lease, Pause, RuntimeState
+from app.store.models import Event, Lease, Pause, RuntimeState
 
 log = logging.getLogger(__name__)
 
-#: The PostgreSQL advisory lock that lets one replica at a time migrate the schema.
-MIGRATION_LOCK = 0x5354455741524400
 #: The name of the one lease the replicas contend for.
 LEASE = "engine"
 #: How often a replica looks at the lease and the leader looks for requests, at most.
@@ -120,13 +112,26 @@ def _matches(row: Lease | None, held: Held | None, now: datetime) -> bool:
         and row.epoch == held.epoch and row.expires_at > now
 
 
-def _marks(session: Session) -> tuple[dict[str, int], tuple]:
-    """What operator requests leave in the store: each service's request version (bumped by
-    every action) and the pauses in the table."""
+@dataclass(frozen=True)
+class Marks:
+    """What requests leave in the store: each service's request version (bumped by every
+    action), the pauses, and the newest event (a git push webhook is an event)."""
+
+    versions: dict[str, int]
+    pauses: tuple
+    last_event: int
+    pushed: bool = False
+
+
+def _marks(session: Session, seen: Marks | None) -> Marks:
     versions = dict(session.execute(select(RuntimeState.service,
                                            RuntimeState.request_version)).all())
     pauses = tuple(session.execute(select(Pause.id, Pause.until).order_by(Pause.id)).all())
-    return versions, pauses
+    if seen is None:
+        return Marks(versions, pauses, session.scalar(select(func.max(Event.id))) or 0)
+    new = session.execute(select(Event.id, Event.kind).where(Event.id > seen.last_event)).all()
+    return Marks(versions, pauses, max((i for i, _ in new), default=seen.last_event),
+                 pushed=any(kind == "webhook" for _, kind in new))
 
 
 class Leadership:
@@ -155,8 +160,10 @@ class Leadership:
         self.on_elected: Callable[[], None] = lambda: None
         self.on_deposed: Callable[[str], None] = lambda reason: None
         self.on_requests: Callable[[Iterable[str] | None], None] = lambda only: None
+        #: A git push webhook reached a replica: fetch now (the leader's git follower).
+        self.on_push: Callable[[], None] = lambda: None
         self._renewed_at = clock()
-        self._seen: tuple[dict[str, int], tuple] | None = None
+        self._seen: Marks | None = None
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -208,17 +215,20 @@ class Leadership:
     def _look_for_requests(self) -> None:
         try:
             with self.store.reader() as session:
-                marks = _marks(session)
+                marks = _marks(session, self._seen)
         except SQLAlchemyError as err:
             log.debug("could not look for requests: %s", err)
             return
         seen, self._seen = self._seen, marks
         if seen is None:  # the first look: the first pass covers everything
             return
-        if marks[1] != seen[1]:
+        if marks.pushed:
+            self.on_push()
+        if marks.pauses != seen.pauses:
             self.on_requests(None)
             return
-        changed = {name for name, version in marks[0].items() if seen[0].get(name) != version}
+        changed = {name for name, version in marks.versions.items()
+                   if seen.versions.get(name) != version}
         if changed:
             self.on_requests(sorted(changed))
 
@@ -284,49 +294,3 @@ def holds_lease(session: Session, store: Store) -> bool:
     if not allowed:
         log.warning("not acting: this process does not hold the lease")
     return allowed
-
-
-class AlreadyServing(PermanentError):
-    """A second `steward serve` on one SQLite database."""
-
-
-def lock_database(url: str) -> IO | None:
-    """On a SQLite file, hold `<file>.serve.lock` exclusively for as long as the returned
-    file stays open (the process's life); None for other databases."""
-    if not url.startswith("sqlite"):
-        return None
-    database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    path = Path(database).with_name(Path(database).name + ".serve.lock")
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        owner = handle.read().strip() or "another process"
-        handle.close()
-        raise AlreadyServing(
-            f"another steward serve ({owner}) already uses {database}: SQLite allows one. "
-            "Stop it first, or run several replicas on PostgreSQL "
-            "(docs/high-availability.md)") from None
-    handle.truncate(0)
-    handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
-    handle.flush()
-    return handle
-
-
-@contextmanager
-def one_migrator(store: Store) -> Iterator[None]:
-    """On PostgreSQL, hold an advisory lock while the schema is brought up to date, so
-    replicas started together do not create the same tables at once."""
-    if store.engine.dialect.name != "postgresql":
-        yield
-        return
-    with store.engine.connect() as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
-        try:
-            yield
-        finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"),
-                               {"key": MIGRATION_LOCK})

@@ -86,6 +86,8 @@ class Steward:
         self.leadership.on_deposed = lambda reason: _in_thread(self._stand_down,
                                                                "steward-step-down")
         self.leadership.on_requests = self.trigger
+        if self.follower is not None:  # a push webhook may reach a follower
+            self.leadership.on_push = self.follower.wake
         self.leadership.start()
 
     def _lead(self) -> None:

@@ -11,13 +11,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from app.leadership import (
-    AlreadyServing, Held, Leadership, check_fence, holds_lease, lock_database,
-)
+from app.leadership import Held, Leadership, check_fence, holds_lease
 from app.reconcile.actions import Action, Kind, Plan
 from app.reconcile.executor import execute
 from app.steward import Steward
+from app.serve_locks import AlreadyServing, lock_database
 from app.store.db import Store
+from app.store.events import record_event
 from app.store.models import Lease, Pause, RuntimeState
 
 LEASE = 15.0
@@ -50,6 +50,7 @@ class Replica:
         self.leadership.on_elected = self._elected
         self.leadership.on_deposed = self.deposed.append
         self.leadership.on_requests = self.requests.append
+        self.leadership.on_push = lambda: self.requests.append("push")
 
     def _elected(self) -> None:
         self.elected += 1
@@ -226,8 +227,12 @@ def test_the_leader_wakes_its_reconciler_for_requests_made_on_other_replicas(
         session.add(Pause(scope="category", target="ai", until=clock.now + timedelta(hours=1),
                           actor="ops", created_at=clock.now))
     a.tick(), b.tick()
+    with b.store.session() as session:  # a git push webhook answered by the follower
+        record_event(session, service=None, kind="webhook", at=clock.now, actor="git",
+                     message="push to main")
+    a.tick(), b.tick()
     a.tick()
-    assert a.requests == [["web"], None]
+    assert a.requests == [["web"], None, "push"]
     assert b.requests == []
 
 
