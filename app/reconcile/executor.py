@@ -9,6 +9,7 @@ acted on its service after the plan was made; the pass that request triggered re
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,6 +50,8 @@ class StepResult:
     note: str | None = None
 
 
+#: Seconds both containers serve under the service's name at a start-first switch.
+DRAIN = 0.5
 #: Log lines of a rolled-back container kept with the `rollback` event.
 ROLLBACK_LOG_LINES = 20
 
@@ -108,11 +111,14 @@ def _rollout(engine: DockerEngine, action: Action, spec: ServiceSpec) -> StepRes
 
 def _promote(engine: DockerEngine, action: Action, spec: ServiceSpec) -> StepResult:
     """The new container passed the gate: it takes the service's name, the old one goes.
-    Start-first: the new one answers to the service's name before the old one leaves its
-    networks, so a client resolving the name always finds one that serves."""
+
+    Start-first: the new one answers to the service's name first and both serve for a
+    moment (`DRAIN`); then the old one leaves its networks, which takes it out of the
+    service's name at once, and is removed."""
     new, old = action.target_id or "", action.container_id or ""
     if action.strategy == "start-first":
         engine.set_aliases(new, spec)
+        time.sleep(DRAIN)
         engine.detach(old, spec)
     engine.remove(old)
     if action.strategy == "start-first":

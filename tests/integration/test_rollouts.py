@@ -67,7 +67,7 @@ def poller(docker_client: docker.DockerClient, test_image: str, instance: str
     made: list = []
 
     def start() -> Poller:
-        script = ("while true; do if wget -q -O - http://web:8080/; then :; "
+        script = ("while true; do if timeout 2 wget -q -O - http://web:8080/; then :; "
                   "else echo FAIL; fi; sleep 0.1; done")
         container = docker_client.containers.run(
             test_image, ["sh", "-c", script], detach=True, labels={TEST_LABEL: "1"},
