@@ -62,9 +62,11 @@ def service_options(instance: str, spec: ServiceSpec, *, replicas: int,
         "task_template": _task_template(instance, spec, secrets, force_update),
         "labels": labels(instance, spec),
         "mode": ServiceMode("replicated", replicas=replicas),
-        "update_config": UpdateConfig(parallelism=1, order=_order(spec), monitor=_ns(
-            spec.update.monitor), failure_action=spec.update.failure_action,
-            max_failure_ratio=0),
+        # delay = monitor: each new task proves itself before the next replica is replaced,
+        # as Steward's own gate does; without it Swarm moves on once a task merely starts.
+        "update_config": UpdateConfig(parallelism=1, order=_order(spec), delay=_ns(
+            spec.update.monitor), monitor=_ns(spec.update.monitor),
+            failure_action=spec.update.failure_action, max_failure_ratio=0),
         "rollback_config": RollbackConfig(parallelism=1, order=_order(spec), monitor=_ns(
             spec.update.monitor), failure_action="pause", max_failure_ratio=0),
         "endpoint_spec": EndpointSpec(ports={

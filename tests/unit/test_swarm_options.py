@@ -23,8 +23,8 @@ def test_a_service_carries_stewards_labels_and_the_update_policy() -> None:
     assert options["labels"]["io.steward.spec-hash"] == WEB.spec_hash
     assert (options["mode"].mode, options["mode"].replicas) == ("replicated", 3)
     assert options["update_config"] == {"Parallelism": 1, "Order": "stop-first",
-                                        "Monitor": 7_000_000_000, "FailureAction": "rollback",
-                                        "MaxFailureRatio": 0}
+                                        "Delay": 7_000_000_000, "Monitor": 7_000_000_000,
+                                        "FailureAction": "rollback", "MaxFailureRatio": 0}
     assert options["rollback_config"]["FailureAction"] == "pause"
     container = options["task_template"]["ContainerSpec"]
     assert container["Labels"] == {"io.steward.instance": "t", "io.steward.service": "web"}
