@@ -138,3 +138,21 @@ def remove_instance(client: docker.DockerClient, instance: str) -> None:
         network.remove()
     for image in client.images.list(filters=owned):
         client.images.remove(image.id, force=True)
+
+
+#: A reconcile interval long enough that only events and wake-ups explain what happens.
+SLOW_INTERVAL = "60"
+
+
+def service(name: str, image: str, command: str, category: str = "ai", **extra: str) -> str:
+    """One service's YAML for tests: busybox, quick to stop, and quick to roll out (a
+    changed spec is live after half a second of health instead of a category's default)."""
+    extra.setdefault("update", "{monitor: 0.5s}")
+    lines = [f"  {name}:", f"    category: {category}", f"    image: {image}",
+             "    init: true", f"    command: {command}", "    stop_grace_period: 1s"]
+    return "\n".join(lines + [f"    {key}: {value}" for key, value in extra.items()]) + "\n"
+
+
+def sleeper(image: str, name: str, category: str = "ai", **extra: str) -> str:
+    """A service that just sleeps: the smallest thing Steward can keep running."""
+    return service(name, image, '["sleep", "3600"]', category, **extra)

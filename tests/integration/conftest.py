@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import docker
 import pytest
@@ -113,7 +113,7 @@ def wait_for(check: Callable[[], T], *, timeout: float = 30, interval: float = 0
     pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def passes_until(steward: "Steward", done: Callable[[], object], *, timeout: float = 40,
+def passes_until(steward: Any, done: Callable[[], object], *, timeout: float = 40,
                  what: str) -> None:
     """Run passes one after the other (as the scheduler would) until `done()` holds."""
     def one() -> bool:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 
 from tests.helpers import remove_instance
 from tests.integration.conftest import LiveServer, free_port, wait_for
-from tests.integration.test_healing import service
+from tests.helpers import service
 
 
 @pytest.fixture(scope="module")

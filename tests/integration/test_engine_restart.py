@@ -17,7 +17,7 @@ from app.engine.images import build_busybox_image
 from tests.dockerd import PrivateDockerd, private_dockerd
 from tests.helpers import write_state
 from tests.integration.conftest import LiveServer, wait_for
-from tests.integration.test_healing import SLOW_INTERVAL, service
+from tests.helpers import SLOW_INTERVAL, service
 
 
 @pytest.fixture

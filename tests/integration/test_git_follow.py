@@ -11,8 +11,8 @@ import pytest
 
 from tests.helpers import write_state
 from tests.integration.conftest import LiveServer, wait_for
-from tests.integration.test_healing import service
-from tests.integration.test_reconcile import containers
+from tests.helpers import service
+from tests.helpers import containers_of
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 
@@ -79,11 +79,11 @@ def test_a_followed_branch_is_fast_forwarded_and_a_bad_commit_changes_nothing(
     git(work, "push", "-q", "origin", "HEAD:main")
     wait_for(lambda: state(server)["revision"] == second, timeout=20, what="the fast-forward")
     def recreated() -> bool:  # between remove and create there is no container at all
-        container = containers(docker_client, instance).get("worker")
+        container = containers_of(docker_client, instance).get("worker")
         return container is not None and "MODE=two" in container.attrs["Config"]["Env"]
 
     wait_for(recreated, timeout=20, what="the worker recreated with MODE=two")
-    running = containers(docker_client, instance)["worker"].id
+    running = containers_of(docker_client, instance)["worker"].id
     wait_for(lambda: state(server)["applies"][0]["revision"] == second,
              what="the recreate to be recorded as an apply of the second revision")
 
@@ -94,7 +94,7 @@ def test_a_followed_branch_is_fast_forwarded_and_a_bad_commit_changes_nothing(
              what="the bad commit to be rejected")
     assert state(server)["revision"] == second, "the previous revision stays in force"
     assert "services.worker.category: must be one of" in state(server)["last_error"]
-    assert containers(docker_client, instance)["worker"].id == running
+    assert containers_of(docker_client, instance)["worker"].id == running
 
     git(work, "reset", "-q", "--hard", first)
     write_state(work / "desired_state", worker(test_image, "rewritten"))
@@ -104,10 +104,10 @@ def test_a_followed_branch_is_fast_forwarded_and_a_bad_commit_changes_nothing(
              what="the non-fast-forward to be reported")
     assert "is not a fast-forward" in state(server)["source"]["detail"]
     assert state(server)["source"]["commit"] == bad, "never forced"
-    assert containers(docker_client, instance)["worker"].id == running
+    assert containers_of(docker_client, instance)["worker"].id == running
 
     remote.rename(tmp_path / "gone.git")  # the remote goes away: fetches fail
     wait_for(lambda: state(server)["source"]["detail"].startswith("git failed:"), timeout=20,
              what="the failed fetch to be reported")
     assert state(server)["source"]["commit"] == bad
-    assert containers(docker_client, instance)["worker"].id == running
+    assert containers_of(docker_client, instance)["worker"].id == running

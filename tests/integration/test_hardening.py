@@ -11,8 +11,8 @@ import requests
 
 from tests.helpers import write_state
 from tests.integration.conftest import LiveServer, wait_for
-from tests.integration.test_healing import service
-from tests.integration.test_reconcile import containers
+from tests.helpers import service
+from tests.helpers import containers_of
 
 
 def test_fifty_simultaneous_restarts_cause_one_restart(
@@ -21,7 +21,7 @@ def test_fifty_simultaneous_restarts_cause_one_restart(
     write_state(desired_dir, "services:\n" + service("worker", test_image, '["sleep", "3600"]'))
     server = make_server(STEWARD_RECONCILE_INTERVAL="60")
     wait_for(lambda: server.service("worker")["status"] == "running", what="worker running")
-    container_id = containers(docker_client, instance)["worker"].id
+    container_id = containers_of(docker_client, instance)["worker"].id
     since = time.time()
 
     def restart(_: int) -> requests.Response:

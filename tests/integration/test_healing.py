@@ -15,18 +15,11 @@ import docker
 import pytest
 
 from app.engine.docker_engine import LABEL_INSTANCE
-from tests.helpers import kill_main_process, write_state
+from tests.helpers import SLOW_INTERVAL, kill_main_process, service, write_state
 from tests.integration.conftest import LiveServer, free_port, wait_for
-from tests.integration.test_reconcile import containers
+from tests.helpers import containers_of
 
 pytestmark = pytest.mark.usefixtures("docker_client")
-SLOW_INTERVAL = "60"
-
-
-def service(name: str, image: str, command: str, category: str = "ai", **extra: str) -> str:
-    lines = [f"  {name}:", f"    category: {category}", f"    image: {image}",
-             "    init: true", f"    command: {command}", "    stop_grace_period: 1s"]
-    return "\n".join(lines + [f"    {key}: {value}" for key, value in extra.items()]) + "\n"
 
 
 def crash_loop(make_server: Callable[..., LiveServer], desired_dir: Path, image: str,
@@ -38,7 +31,7 @@ def crash_loop(make_server: Callable[..., LiveServer], desired_dir: Path, image:
 
 
 def started_at(client: docker.DockerClient, instance: str, name: str) -> str:
-    return containers(client, instance)[name].attrs["State"]["StartedAt"]
+    return containers_of(client, instance)[name].attrs["State"]["StartedAt"]
 
 
 def start_times(client: docker.DockerClient, instance: str, since: float) -> list[float]:
@@ -50,7 +43,7 @@ def start_times(client: docker.DockerClient, instance: str, since: float) -> lis
 
 def running_again(client: docker.DockerClient, instance: str, name: str,
                   before: str) -> bool:
-    container = containers(client, instance).get(name)
+    container = containers_of(client, instance).get(name)
     return bool(container and container.status == "running"
                 and container.attrs["State"]["StartedAt"] != before)
 
@@ -64,7 +57,7 @@ def test_a_dead_process_is_restarted_without_waiting_for_the_interval(
     before = started_at(docker_client, instance, "worker")
 
     killed = time.monotonic()
-    kill_main_process(containers(docker_client, instance)["worker"])
+    kill_main_process(containers_of(docker_client, instance)["worker"])
     wait_for(lambda: running_again(docker_client, instance, "worker", before), timeout=15,
              interval=0.05, what="the worker to run again (well before the 60 s interval)")
     print(f"killed -> running again in {time.monotonic() - killed:.2f}s")
@@ -113,13 +106,13 @@ def test_an_unhealthy_http_service_is_restarted(make_server: Callable[..., LiveS
     wait_for(lambda: server.service("web")["status"] == "running", what="web healthy")
     before = started_at(docker_client, instance, "web")
 
-    containers(docker_client, instance)["web"].exec_run(["rm", "/www/health"])
+    containers_of(docker_client, instance)["web"].exec_run(["rm", "/www/health"])
     wait_for(lambda: running_again(docker_client, instance, "web", before), timeout=15,
              what="the unhealthy service to be restarted")
     web = wait_for(lambda: (s := server.service("web"))["status"] == "running" and s,
                    what="web healthy again")
     assert (web["failure_count"], web["restart_count"]) == (1, 1)
-    address = containers(docker_client, instance)["web"].attrs["NetworkSettings"]["Networks"][
+    address = containers_of(docker_client, instance)["web"].attrs["NetworkSettings"]["Networks"][
         f"{instance}_default"]["IPAddress"]
     assert web["last_failure"] == f"unhealthy: GET http://{address}:8080/health -> HTTP 404", \
         "probed at the container itself, not through the published port"
@@ -148,7 +141,7 @@ def test_a_dependency_outage_does_not_disable_its_dependents(
 
     (shared / "allow").unlink()
     (shared / "db-up").unlink()
-    kill_main_process(containers(docker_client, instance)["db"])
+    kill_main_process(containers_of(docker_client, instance)["db"])
     app = wait_for(lambda: (s := server.service("app"))["waiting_for"] == "dependency" and s,
                    timeout=15, what="app to wait for its dependency")
     assert app["status"] == "starting"
@@ -173,7 +166,7 @@ def test_restart_with_restarts_the_dependent_after_its_dependency_is_back(
     wait_for(lambda: server.service("torrent")["status"] == "running", what="torrent running")
     torrent_before = started_at(docker_client, instance, "torrent")
 
-    kill_main_process(containers(docker_client, instance)["vpn"])
+    kill_main_process(containers_of(docker_client, instance)["vpn"])
     wait_for(lambda: running_again(docker_client, instance, "torrent", torrent_before),
              timeout=15, what="torrent restarted with vpn")
     vpn_started = started_at(docker_client, instance, "vpn")
@@ -198,15 +191,15 @@ def test_a_pause_holds_healing_until_it_ends_on_its_own(
     paused_until = answer.json()["pause"]["until"]
     assert server.service("db")["paused_until"] == paused_until
 
-    containers(docker_client, instance)["db"].kill()
+    containers_of(docker_client, instance)["db"].kill()
     db = wait_for(lambda: (s := server.service("db"))["waiting_for"] == "pause" and s,
                   what="the heal to be held")
     assert (db["status"], db["pause_reason"]) == ("stopped", "storage maintenance")
-    assert containers(docker_client, instance)["db"].status == "exited"
+    assert containers_of(docker_client, instance)["db"].status == "exited"
     wait_for(lambda: server.service("db")["status"] == "running", timeout=15,
              what="healing to resume when the pause ends")
     resumed_at = datetime.fromisoformat(
-        containers(docker_client, instance)["db"].attrs["State"]["StartedAt"][:26])
+        containers_of(docker_client, instance)["db"].attrs["State"]["StartedAt"][:26])
     assert resumed_at.strftime("%Y-%m-%dT%H:%M:%S") >= paused_until[:19]
     assert server.get("/api/system/pauses").json() == {"pauses": []}
 
@@ -219,14 +212,14 @@ def test_a_manual_stop_is_respected_until_start(make_server: Callable[..., LiveS
     server = make_server(STEWARD_RECONCILE_INTERVAL=SLOW_INTERVAL)
     wait_for(lambda: server.service("worker")["status"] == "running", what="worker running")
     assert server.post("/api/system/services/worker/stop").status_code == 200
-    wait_for(lambda: containers(docker_client, instance)["worker"].status == "exited",
+    wait_for(lambda: containers_of(docker_client, instance)["worker"].status == "exited",
              what="the worker to stop")
     time.sleep(1.5)
-    assert containers(docker_client, instance)["worker"].status == "exited"
+    assert containers_of(docker_client, instance)["worker"].status == "exited"
     assert server.service("worker")["failure_count"] == 0
 
     assert server.post("/api/system/services/worker/start").status_code == 200
-    wait_for(lambda: containers(docker_client, instance)["worker"].status == "running",
+    wait_for(lambda: containers_of(docker_client, instance)["worker"].status == "running",
              what="the worker to start again")
 
 

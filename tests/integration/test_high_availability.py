@@ -98,14 +98,15 @@ def restart_once_through(server: LiveServer, leader: LiveServer,
     latency = time.monotonic() - answered
     wait_for(lambda: server.service("worker")["status"] == "running", timeout=30,
              what="worker running again")
-    # Two more passes of the leader, woken by requests recorded on `server` (a pause and
-    # its end), must not restart it again.
-    for request in ("pause", "resume"):
+    # Two more passes of the leader, woken by requests recorded on `server` (a pause, then
+    # a longer one: each leaves the store in a state the leader has not seen), must not
+    # restart it again.
+    for duration in ("5m", "10m"):
         before = passes(leader)
-        assert server.post(f"/api/system/services/worker/{request}",
-                           json={"duration": "5m"} if request == "pause" else None).ok
+        assert server.post("/api/system/services/worker/pause",
+                           json={"duration": duration}).ok
         wait_for(lambda: passes(leader) > before, timeout=30,
-                 what=f"a leader pass after the {request}")
+                 what=f"a leader pass after a pause of {duration}")
     assert starts(client, container_id, asked) == 1
     kinds = [e["kind"] for e in server.service("worker")["events"]]
     assert kinds.count("restart") == 1 and kinds.count("restart-requested") == 1

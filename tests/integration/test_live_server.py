@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.helpers import write_state
 from tests.integration.conftest import LiveServer, free_port, wait_for
-from tests.integration.test_reconcile import containers, sleeper
+from tests.helpers import containers_of, sleeper
 
 CONTRACT = ROOT / "tests" / "contract" / "services-api.md"
 SHARED_CONTRACT = ROOT.parent / "shared" / "spec" / "services-api.md"
@@ -79,7 +79,7 @@ def test_api_actions_act_through_the_reconciler(make_server: Callable[..., LiveS
 
     stopped = server.post("/api/system/services/worker/stop").json()
     assert stopped["message"] == "Service 'worker' stop initiated"
-    wait_for(lambda: containers(docker_client, instance)["worker"].status == "exited",
+    wait_for(lambda: containers_of(docker_client, instance)["worker"].status == "exited",
              timeout=10, what="the stop to reach Docker without waiting for the interval")
     assert status_of(server, "worker") == "stopped"
 
@@ -121,7 +121,7 @@ def test_an_invalid_edit_keeps_the_last_good_state_and_says_why(
     path = write_state(desired_dir, "services:\n" + sleeper(test_image, "worker"))
     server = make_server()
     wait_for(lambda: status_of(server, "worker") == "running", what="worker running")
-    before = containers(docker_client, instance)["worker"].id
+    before = containers_of(docker_client, instance)["worker"].id
 
     path.write_text(path.read_text().replace("category: ai", "category: gpu")
                     + "  extra:\n    image: x\n")
@@ -141,10 +141,10 @@ def test_an_invalid_edit_keeps_the_last_good_state_and_says_why(
     assert cli.returncode == 1
     assert "services.worker.category: must be one of" in cli.stderr
 
-    containers(docker_client, instance)["worker"].remove(force=True)
-    wait_for(lambda: "worker" in containers(docker_client, instance),
+    containers_of(docker_client, instance)["worker"].remove(force=True)
+    wait_for(lambda: "worker" in containers_of(docker_client, instance),
              what="the last good spec to be enforced")
-    assert containers(docker_client, instance)["worker"].id != before
+    assert containers_of(docker_client, instance)["worker"].id != before
     assert [s["name"] for s in server.get("/api/system/services").json()["services"]] == \
         ["worker"]
 
@@ -159,12 +159,12 @@ def test_state_survives_a_restart_of_steward(make_server: Callable[..., LiveServ
     wait_for(lambda: status_of(server, "worker") == "running", what="worker running")
     server.post("/api/system/services/worker/restart")
     server.post("/api/system/services/paused/disable")
-    wait_for(lambda: containers(docker_client, instance)["paused"].status == "exited",
+    wait_for(lambda: containers_of(docker_client, instance)["paused"].status == "exited",
              what="the disabled service to stop")
-    ids = {n: c.id for n, c in containers(docker_client, instance).items()}
+    ids = {n: c.id for n, c in containers_of(docker_client, instance).items()}
 
     server.stop()
-    assert containers(docker_client, instance)["worker"].status == "running", \
+    assert containers_of(docker_client, instance)["worker"].status == "running", \
         "stopping Steward must not stop the managed containers"
     server.start()
     worker = server.service("worker")
@@ -172,7 +172,7 @@ def test_state_survives_a_restart_of_steward(make_server: Callable[..., LiveServ
     assert worker["events"][-1]["kind"] == "added"
     assert status_of(server, "paused") == "disabled"
     wait_for(lambda: status_of(server, "worker") == "running", what="worker adopted")
-    assert {n: c.id for n, c in containers(docker_client, instance).items()} == ids
+    assert {n: c.id for n, c in containers_of(docker_client, instance).items()} == ids
     assert len(docker_client.containers.list(
         all=True, filters={"label": f"io.steward.instance={instance}"})) == 2
 

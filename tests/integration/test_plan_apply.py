@@ -15,8 +15,8 @@ import pytest
 from tests.conftest import ROOT
 from tests.helpers import write_state
 from tests.integration.conftest import LiveServer, free_port, wait_for
-from tests.integration.test_healing import service
-from tests.integration.test_reconcile import containers
+from tests.helpers import service
+from tests.helpers import containers_of
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 
@@ -50,7 +50,7 @@ def test_plan_edit_apply_changes_exactly_what_the_plan_showed(
     first = steward_cli("apply", "--wait", "--timeout", "60")
     assert first.returncode == 0, first.stdout + first.stderr
     assert first.stdout.splitlines()[-2] == "RECAP: ok=0 changed=2 failed=0 skipped=0 -> changed"
-    before = {n: c.id for n, c in containers(docker_client, instance).items()}
+    before = {n: c.id for n, c in containers_of(docker_client, instance).items()}
 
     converged = steward_cli("plan")
     assert (converged.returncode, converged.stdout.strip()) == \
@@ -77,7 +77,7 @@ def test_plan_edit_apply_changes_exactly_what_the_plan_showed(
     body = json.loads(applied.stdout)
     assert (body["result"], body["counts"]) == ("changed", {"ok": 1, "changed": 1, "failed": 0,
                                                             "skipped": 0})
-    after = {n: c.id for n, c in containers(docker_client, instance).items()}
+    after = {n: c.id for n, c in containers_of(docker_client, instance).items()}
     assert after["a"] == before["a"] and after["b"] != before["b"]
     assert steward_cli("plan").returncode == 0
 
@@ -115,7 +115,7 @@ def test_editing_a_mounted_config_file_is_drift_and_recreates_the_service(
     write_state(desired_dir, "services:\n" + service(
         "app", test_image, '["sleep", "3600"]', volumes='["./files/app.conf:/etc/app.conf:ro"]'))
     assert steward_cli("apply").returncode == 0
-    before = containers(docker_client, instance)["app"].id
+    before = containers_of(docker_client, instance)["app"].id
     (desired_dir / "files" / "app.conf").write_text("level = debug\n")
     proposed = steward_cli("plan")
     assert proposed.returncode == 2
@@ -124,7 +124,7 @@ def test_editing_a_mounted_config_file_is_drift_and_recreates_the_service(
         proposed.stdout.splitlines()[1]]
     assert proposed.stdout.splitlines()[1].startswith("    ~ files./etc/app.conf: content ")
     assert steward_cli("apply").returncode == 0
-    container = containers(docker_client, instance)["app"]
+    container = containers_of(docker_client, instance)["app"]
     assert container.id != before
     assert container.exec_run(["cat", "/etc/app.conf"]).output == b"level = debug\n"
 
@@ -168,6 +168,6 @@ def test_import_compose_gives_files_that_validate_and_apply(
     assert steward_cli("validate").returncode == 0
     applied = steward_cli("apply", "--wait", "--timeout", "60")
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    made = containers(docker_client, instance)
+    made = containers_of(docker_client, instance)
     assert sorted(made) == ["db", "web_app"]
     assert f"{instance}_backend" in made["web_app"].attrs["NetworkSettings"]["Networks"]

@@ -22,7 +22,7 @@ from app.store.db import alembic_config
 from tests.conftest import ROOT
 from tests.helpers import write_state
 from tests.integration.conftest import wait_for
-from tests.integration.test_reconcile import containers, sleeper
+from tests.helpers import containers_of, sleeper
 
 
 @pytest.fixture(scope="session")
@@ -64,8 +64,8 @@ def test_reconcile_and_api_on_postgres(postgres_url: str, desired_dir: Path, tes
     steward, app = make_steward(postgres_url, desired_dir, instance)
     try:
         steward.reconciler.run_pass()
-        containers(docker_client, instance)["worker"].kill()
-        wait_for(lambda: containers(docker_client, instance)["worker"].status == "exited")
+        containers_of(docker_client, instance)["worker"].kill()
+        wait_for(lambda: containers_of(docker_client, instance)["worker"].status == "exited")
         assert steward.reconciler.run_pass().plan.render() == "start worker: exit code 137"
         client = app.test_client()
         body = client.post("/api/system/services/worker/restart").get_json()

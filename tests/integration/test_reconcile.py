@@ -12,32 +12,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import docker
-from docker.models.containers import Container
 import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.engine.docker_engine import LABEL_INSTANCE, LABEL_SERVICE
+from app.engine.docker_engine import LABEL_INSTANCE
 from app.reconcile.actions import DOCKER_WRITES
 from app.steward import Steward
 from app.store.models import RuntimeState
 from tests.conftest import ROOT
-from tests.helpers import kill_main_process, write_state
+from tests.helpers import containers_of, kill_main_process, sleeper, write_state
 from tests.integration.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.usefixtures("docker_client")
-
-
-def sleeper(image: str, name: str, category: str = "ai", **extra: str) -> str:
-    lines = [f"  {name}:", f"    category: {category}", f"    image: {image}",
-             "    init: true", '    command: ["sleep", "3600"]', "    stop_grace_period: 1s"]
-    lines += [f"    {key}: {value}" for key, value in extra.items()]
-    return "\n".join(lines) + "\n"
-
-
-def containers(client: docker.DockerClient, instance: str) -> dict[str, Container]:
-    found = client.containers.list(all=True, filters={"label": f"{LABEL_INSTANCE}={instance}"})
-    return {c.labels[LABEL_SERVICE]: c for c in found}
 
 
 def runtime(steward: Steward, name: str) -> RuntimeState:
@@ -72,7 +59,7 @@ def test_the_demo_stack_comes_up_healthy(steward: Steward, client: FlaskClient,
         client.get("/api/system/events?kind=create").get_json()["events"])]
     assert created == ["demo-db", "demo-model", "demo-metrics"], \
         "each service is created once its dependency runs"
-    assert sorted(containers(docker_client, instance)) == created[:1] + sorted(created[1:])
+    assert sorted(containers_of(docker_client, instance)) == created[:1] + sorted(created[1:])
 
 
 def test_a_deleted_container_is_recreated(steward: Steward, desired_dir: Path, test_image: str,
@@ -80,11 +67,11 @@ def test_a_deleted_container_is_recreated(steward: Steward, desired_dir: Path, t
                                           instance: str) -> None:
     write_sleepers(desired_dir, test_image, "worker")
     steward.reconciler.run_pass()
-    first = containers(docker_client, instance)["worker"]
+    first = containers_of(docker_client, instance)["worker"]
     first.remove(force=True)
     result = steward.reconciler.run_pass()
     assert result.plan.render() == "create worker: no container"
-    second = containers(docker_client, instance)["worker"]
+    second = containers_of(docker_client, instance)["worker"]
     assert second.id != first.id and second.status == "running"
 
 
@@ -95,12 +82,12 @@ def test_an_env_edit_recreates_exactly_that_container(steward: Steward, desired_
     write_state(desired_dir, "services:\n" + sleeper(test_image, "a") + sleeper(test_image, "b")
                 + "    environment: {MODE: one}\n")
     steward.reconciler.run_pass()
-    before = {n: c.id for n, c in containers(docker_client, instance).items()}
+    before = {n: c.id for n, c in containers_of(docker_client, instance).items()}
     write_state(desired_dir, "services:\n" + sleeper(test_image, "a") + sleeper(test_image, "b")
                 + "    environment: {MODE: two}\n")
     result = steward.reconciler.run_pass()
     assert result.plan.render() == "recreate b: desired spec changed [drift: environment]"
-    after = containers(docker_client, instance)
+    after = containers_of(docker_client, instance)
     assert after["a"].id == before["a"]
     assert after["b"].id != before["b"]
     assert "MODE=two" in after["b"].attrs["Config"]["Env"]
@@ -112,12 +99,12 @@ def test_a_killed_process_is_started_again_and_counted(steward: Steward, desired
                                                        instance: str) -> None:
     write_sleepers(desired_dir, test_image, "worker")
     steward.reconciler.run_pass()
-    kill_main_process(containers(docker_client, instance)["worker"])
-    wait_for(lambda: containers(docker_client, instance)["worker"].status == "exited",
+    kill_main_process(containers_of(docker_client, instance)["worker"])
+    wait_for(lambda: containers_of(docker_client, instance)["worker"].status == "exited",
              what="the container to exit")
     result = steward.reconciler.run_pass()
     assert result.plan.render() == "start worker: exit code 137"
-    assert containers(docker_client, instance)["worker"].status == "running"
+    assert containers_of(docker_client, instance)["worker"].status == "running"
     state = runtime(steward, "worker")
     assert (state.failure_count, state.restart_count, state.last_failure) == \
         (1, 1, "exit code 137")
@@ -131,13 +118,13 @@ def test_disable_stops_and_prevents_healing_until_enabled(steward: Steward, clie
     steward.reconciler.run_pass()
     assert client.post("/api/system/services/worker/disable").status_code == 200
     assert steward.reconciler.run_pass().plan.render() == "stop worker: service is disabled"
-    assert containers(docker_client, instance)["worker"].status == "exited"
+    assert containers_of(docker_client, instance)["worker"].status == "exited"
     assert steward.reconciler.run_pass().plan.render() == "nothing to do"
-    assert containers(docker_client, instance)["worker"].status == "exited"
+    assert containers_of(docker_client, instance)["worker"].status == "exited"
 
     assert client.post("/api/system/services/worker/enable").status_code == 200
     assert steward.reconciler.run_pass().plan.render() == "start worker: enable requested"
-    assert containers(docker_client, instance)["worker"].status == "running"
+    assert containers_of(docker_client, instance)["worker"].status == "running"
     worker = client.get("/api/system/services/worker").get_json()
     assert (worker["status"], worker["failure_count"]) == ("running", 0)
 
@@ -149,18 +136,18 @@ def test_manual_restart_resets_the_failure_count(steward: Steward, client: Flask
     write_sleepers(desired_dir, test_image, "worker")
     steward.reconciler.run_pass()
     for _ in range(2):
-        containers(docker_client, instance)["worker"].kill()
-        wait_for(lambda: containers(docker_client, instance)["worker"].status == "exited")
+        containers_of(docker_client, instance)["worker"].kill()
+        wait_for(lambda: containers_of(docker_client, instance)["worker"].status == "exited")
         with steward.store.session() as session:  # skip the backoff, not the stable period
             session.get(RuntimeState, "worker").last_restart_at = \
                 datetime.now(timezone.utc) - timedelta(seconds=30)
         steward.reconciler.run_pass()
     assert runtime(steward, "worker").failure_count == 2
-    started = containers(docker_client, instance)["worker"].attrs["State"]["StartedAt"]
+    started = containers_of(docker_client, instance)["worker"].attrs["State"]["StartedAt"]
     body = client.post("/api/system/services/worker/restart").get_json()
     assert (body["service"]["status"], body["service"]["failure_count"]) == ("starting", 0)
     assert steward.reconciler.run_pass().plan.render() == "restart worker: restart requested"
-    assert containers(docker_client, instance)["worker"].attrs["State"]["StartedAt"] != started
+    assert containers_of(docker_client, instance)["worker"].attrs["State"]["StartedAt"] != started
     assert (runtime(steward, "worker").failure_count, runtime(steward, "worker").restart_count) \
         == (0, 3)
 
@@ -188,7 +175,7 @@ def test_a_second_steward_adopts_instead_of_duplicating(tmp_path: Path, steward:
                                                         instance: str) -> None:
     write_sleepers(desired_dir, test_image, "a", "b")
     steward.reconciler.run_pass()
-    before = {n: c.id for n, c in containers(docker_client, instance).items()}
+    before = {n: c.id for n, c in containers_of(docker_client, instance).items()}
     other = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
                         "DESIRED_STATE_DIR": str(desired_dir), "INSTANCE": instance})
     fresh: Steward = other.extensions["steward"]
@@ -198,7 +185,7 @@ def test_a_second_steward_adopts_instead_of_duplicating(tmp_path: Path, steward:
         assert runtime(fresh, "a").container_id == before["a"]
     finally:
         fresh.shutdown()
-    after = {n: c.id for n, c in containers(docker_client, instance).items()}
+    after = {n: c.id for n, c in containers_of(docker_client, instance).items()}
     assert after == before
 
 
@@ -211,12 +198,12 @@ def test_orphans_are_reported_then_pruned(steward: Steward, desired_dir: Path, t
     result = steward.reconciler.run_pass()
     assert result.plan.render() == ("report-orphan gone: service is no longer in the desired "
                                     "state; set prune: true to remove it")
-    assert "gone" in containers(docker_client, instance)
+    assert "gone" in containers_of(docker_client, instance)
     write_state(desired_dir, "prune: true\nservices:\n" + sleeper(test_image, "keep"))
     result = steward.reconciler.run_pass()
     assert result.plan.render() == ("remove-orphan gone: service is no longer in the desired "
                                     "state (prune: true)")
-    assert sorted(containers(docker_client, instance)) == ["keep"]
+    assert sorted(containers_of(docker_client, instance)) == ["keep"]
 
 
 def test_containers_without_stewards_labels_are_never_touched(

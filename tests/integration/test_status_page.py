@@ -13,8 +13,8 @@ from playwright.sync_api import Browser, Page, expect
 from tests.conftest import ROOT
 from tests.helpers import kill_main_process, write_state
 from tests.integration.conftest import LiveServer, free_port, wait_for
-from tests.integration.test_healing import service
-from tests.integration.test_reconcile import containers
+from tests.helpers import service
+from tests.helpers import containers_of
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 SLOW_START = ('["sh", "-c", "sleep 2; mkdir -p /www && echo ok > /www/health '
@@ -93,7 +93,7 @@ def test_a_container_killed_from_outside_changes_its_badge_live(
     expect(page.locator("#summary [data-category=infrastructure] [data-count=healthy]")) \
         .to_have_text("1")
 
-    kill_main_process(containers(docker_client, instance)["db"])
+    kill_main_process(containers_of(docker_client, instance)["db"])
     expect(page.locator("#service-db")).to_have_attribute("data-status", "stopped")
     expect(page.locator("#summary [data-category=infrastructure] [data-count=attention]")) \
         .to_have_text("1")
@@ -116,7 +116,7 @@ def test_a_form_with_a_forged_csrf_token_is_rejected(
     }""")
     expect(page.locator("[role=alert]")).to_contain_text("CSRF check failed")
     time.sleep(1)
-    assert containers(docker_client, instance)["worker"].status == "running"
+    assert containers_of(docker_client, instance)["worker"].status == "running"
     assert "stop-requested" not in [e["kind"] for e in server.service("worker")["events"]]
 
 
@@ -156,7 +156,7 @@ def test_without_javascript_forms_confirm_post_redirect_and_flash(
         page.get_by_role("button", name="Yes, stop worker").click()
         expect(page).to_have_url(f"{server.url}/")
         expect(page.locator(".flash--success")).to_have_text("Service 'worker' stop initiated")
-        wait_for(lambda: containers(docker_client, instance)["worker"].status == "exited",
+        wait_for(lambda: containers_of(docker_client, instance)["worker"].status == "exited",
                  what="the worker to stop")
         page.goto(server.url)
         page.get_by_role("button", name="Start worker", exact=True).click()

@@ -14,7 +14,7 @@ from app.steward import Steward, utcnow
 from app.store.deliveries import recent_deliveries
 from tests.helpers import write_state
 from tests.integration.conftest import LiveServer, Receiver, free_port, wait_for
-from tests.integration.test_healing import service
+from tests.helpers import service
 
 
 @pytest.fixture

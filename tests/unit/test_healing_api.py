@@ -9,7 +9,6 @@ from flask.testing import FlaskClient
 from app.steward import Steward
 from app.store.events import record_event
 from app.store.models import RuntimeState
-from tests.unit.test_services_api import fleet  # noqa: F401 - the shared fixture
 
 pytestmark = pytest.mark.usefixtures("fleet")
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)

@@ -8,7 +8,6 @@ from flask.testing import FlaskClient
 
 from app.steward import Steward
 from app.store.models import RuntimeState
-from tests.unit.test_services_api import fleet  # noqa: F401 - the shared fixture
 
 pytestmark = pytest.mark.usefixtures("fleet")
 

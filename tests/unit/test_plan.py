@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from app.desired_state.spec import (
-    CATEGORY_RESTART_DEFAULTS, DesiredState, HealthCheck, PortMapping, Resources, RestartPolicy,
-    ServiceSpec, VolumeMount,
+    DesiredState, HealthCheck, PortMapping, Resources, RestartPolicy, VolumeMount,
 )
 from app.engine.observed import ObservedContainer
 from app.reconcile.plan import dependency_order, plan
