@@ -205,9 +205,9 @@ def histories(session: Session, now: datetime, current: dict[str, State],
 
 
 class HistoryCache:
-    """The fleet's histories, recomputed when an event is added, a service's state changes
-    or a minute passes: a page render then costs one `max(id)` query, not a fold over a
-    day of events."""
+    """The fleet's histories, recomputed when an event that history reads is added (not a
+    refused request), a service's state changes or a minute passes: a page render then
+    costs one `max(id)` query, not a fold over a day of events."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -216,7 +216,8 @@ class HistoryCache:
 
     def get(self, session: Session, now: datetime, current: dict[str, State]
             ) -> dict[str, History]:
-        key = (session.scalar(select(func.max(Event.id))), int(now.timestamp() // 60),
+        newest = session.scalar(select(func.max(Event.id)).where(Event.kind.in_(HISTORY_KINDS)))
+        key = (newest, int(now.timestamp() // 60),
                tuple(sorted(current.items())))
         with self._lock:
             if key == self._key:

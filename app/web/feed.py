@@ -23,6 +23,15 @@ from flask import Flask, render_template
 
 from app.web.fleet import Fleet, stable_key
 
+#: Where a cached row has its form tokens and its CPU/memory cell: each page fills in its
+#: own session's token, and the cell (which moves every few seconds) comes from its own
+#: part, so neither makes a row render again.
+CSRF_SLOT = "__csrf__"
+
+
+def stats_slot(name: str) -> str:
+    return f"<!--stats:{name}-->"
+
 log = logging.getLogger(__name__)
 
 
@@ -114,7 +123,8 @@ class FleetFeed:
             key = stable_key(row)
             part = self._rows.get(row.name)
             if part is None or part.key != key:
-                html = render_template("_service_row.html", row=row, fleet=fleet, csrf="")
+                html = render_template("_service_row.html", row=row, fleet=fleet,
+                                       csrf=CSRF_SLOT, stats_slot=True)
                 self._rows[row.name] = _Part(key, html, next_version)
                 self._removed.pop(row.name, None)
                 changed = True
@@ -147,6 +157,19 @@ class FleetFeed:
             self.version = next_version
         return changed
 
+    def rows_html(self, fleet: Fleet) -> dict[str, str]:
+        """Every row of `fleet` as HTML, rendering only rows that changed since the feed
+        last looked (the page and the streams share the work); the CSRF slot is left for
+        the caller to fill."""
+        with self._changed:
+            if self._update(fleet):
+                self._changed.notify_all()
+            return {name: self._row_html(name) for name in self._rows}
+
+    def _row_html(self, name: str) -> str:
+        stats = self._stats.get(name)
+        return self._rows[name].html.replace(stats_slot(name), stats.html if stats else "")
+
     def position(self) -> str:
         """Where a page rendered now stands, as an event id: `epoch:version`."""
         return f"{self.epoch}:{self.version}"
@@ -163,7 +186,8 @@ class FleetFeed:
         """Everything newer than version `seen`."""
         with self._changed:
             changes = Changes(self.version, self.epoch)
-            changes.rows = {n: p.html for n, p in self._rows.items() if p.version > seen}
+            changes.rows = {n: self._row_html(n) for n, p in self._rows.items()
+                            if p.version > seen}
             changes.removed = [n for n, v in self._removed.items() if v > seen]
             if self._summary and self._summary.version > seen:
                 changes.summary = self._summary.html

@@ -5,7 +5,7 @@ first render or a live update drew it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -140,9 +140,15 @@ def _banners(session: Session, services: list[ServiceOverview], good, newest) ->
     return banners
 
 
-def stable_key(row: Row) -> Row:
-    """A row without the fields that change every second: what a live update compares."""
-    return replace(row, service=replace(row.service, uptime_seconds=None, observed_at=None))
+_TICKING = ("uptime_seconds", "observed_at")
+
+
+def stable_key(row: Row) -> tuple:
+    """A row without the fields that change every second: what a live update compares
+    (a plain tuple: this runs for every service four times a second)."""
+    fields = vars(row.service)
+    service = tuple(v for k, v in fields.items() if k not in _TICKING)
+    return service, row.shown, row.reasons, row.recovered, row.history
 
 
 def _iso(moment: datetime) -> str:

@@ -1,6 +1,7 @@
 """Template filters: human durations and times, and a desired spec fit to show (secrets masked)."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -110,3 +111,21 @@ def favicon(level: str) -> str:
 def unique(lines: Iterable[str]) -> list[str]:
     """Each line once, in order: one Docker error is not shown twice."""
     return list(dict.fromkeys(lines))
+
+
+_AGO = re.compile(r'(<time datetime="([^"]+)" title="[^"]*" data-ago>)[^<]*(</time>)')
+_UPTIME = re.compile(r'(<span data-uptime=")\d+(" data-since="([^"]+)">)[^<]*(</span>)')
+
+
+def fresh_times(html: str, now: datetime) -> str:
+    """Relative times and uptimes in rows rendered earlier, brought up to `now`: a cached
+    row says "2m ago" when it is read, not what was true when it was drawn."""
+    def parse(text: str) -> datetime:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+    html = _AGO.sub(lambda m: f"{m[1]}{ago(parse(m[2]), now)}{m[3]}", html)
+
+    def uptime(match: re.Match) -> str:
+        seconds = max(0, int((now - parse(match[3])).total_seconds()))
+        return f"{match[1]}{seconds}{match[2]}{duration(seconds)}{match[4]}"
+    return _UPTIME.sub(uptime, html)

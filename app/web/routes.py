@@ -11,6 +11,7 @@ import re
 from typing import Iterator
 from urllib.parse import urlsplit
 
+from markupsafe import Markup, escape
 from flask import (
     Blueprint, Response, current_app, flash, g, get_flashed_messages, redirect,
     render_template, request,
@@ -25,8 +26,8 @@ from app.store.models import ServiceRecord
 from app.store.pauses import active_pauses
 from app.overview import get_service
 from app.web import csrf, format as web_format
-from app.web.feed import FleetFeed
-from app.web.fleet import read_for
+from app.web.feed import CSRF_SLOT, FleetFeed
+from app.web.fleet import Fleet, read_for
 from app.web.view import FILTERS, SORTS, Filters, sparkline
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
@@ -82,11 +83,33 @@ def index() -> str:
     with steward.store.reader() as session:
         pauses = {p.target: p.until for p in active_pauses(session, now)
                   if p.scope == "category"}
-    return render_template("index.html", fleet=fleet, version=position, filters=filters,
+    page = render_template("index.html", fleet=fleet, version=position, filters=filters,
                            categories=categories, filter_choices=FILTERS, sort_choices=SORTS,
-                           pauses=pauses,
-                           pause_choices=PAUSE_CHOICES, row_flashes=row_flashes(),
+                           pauses=pauses, pause_choices=PAUSE_CHOICES,
+                           rows=_rows_for_page(fleet, filters),
                            shown_count=sum(1 for r in fleet.rows if filters.matches(r)))
+    return web_format.fresh_times(page, now)
+
+
+def _rows_for_page(fleet: Fleet, filters: Filters) -> dict[str, Markup]:
+    """Each row as the live feed last drew it (only changed rows are drawn again), with
+    this session's form token, hidden when the filter says so, and a flashed outcome in
+    the row it is about."""
+    token, flashed = csrf.token(), row_flashes()
+    rows = {}
+    for row, html in zip(fleet.rows, map(feed().rows_html(fleet).get, (r.name for r in
+                                                                        fleet.rows))):
+        html = html.replace(CSRF_SLOT, token)
+        if not filters.matches(row):
+            html = html.replace("<tr ", "<tr hidden ", 1)
+        if row.name in flashed:
+            kind, message = flashed[row.name]
+            html = html.replace(
+                f'<p class="feedback" id="feedback-{row.name}" hidden></p>',
+                f'<p class="feedback feedback--{kind}" id="feedback-{row.name}">'
+                f'{escape(message)}</p>')
+        rows[row.name] = Markup(html)
+    return rows
 
 
 def row_flashes() -> dict[str, tuple[str, str]]:

@@ -23,7 +23,7 @@ FILTERS = {"": "All", "attention": "Needs attention", "running": "Running",
            "starting": "Starting", "off": "Off"}
 SORTS = {"name": "Name", "status": "Status (worst first)", "uptime": "Uptime",
          "failures": "Failures", "restarts": "Restarts", "cpu": "CPU", "memory": "Memory"}
-SPARK_WIDTH, SPARK_HEIGHT = 60, 16
+SPARK_POINTS, SPARK_HEIGHT = 30, 16
 
 
 def failure_limited(service: ServiceOverview) -> bool:
@@ -194,11 +194,13 @@ class Filters:
 
 
 def sparkline(values: Sequence[float | None], top: float | None = None) -> str:
-    """SVG polyline points for the values (None skipped), scaled to the box: no script."""
+    """SVG polyline points for the last `SPARK_POINTS` values (None skipped), in a box of
+    `SPARK_POINTS - 1` by `SPARK_HEIGHT` units, whole numbers: small enough to send for
+    every service, and drawn without a script."""
+    values = list(values)[-SPARK_POINTS:]
     known = [(i, v) for i, v in enumerate(values) if v is not None]
     if len(known) < 2:
         return ""
     top = max(top or 0, max(v for _, v in known)) or 1
-    step = SPARK_WIDTH / max(1, len(values) - 1)
-    return " ".join(f"{i * step:.1f},{SPARK_HEIGHT - 1 - v / top * (SPARK_HEIGHT - 2):.1f}"
+    return " ".join(f"{i},{round(SPARK_HEIGHT - 1 - v / top * (SPARK_HEIGHT - 2))}"
                     for i, v in known)

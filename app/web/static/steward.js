@@ -306,7 +306,9 @@
 
   setInterval(() => {
     document.querySelectorAll("[data-uptime]").forEach((node) => {
-      const seconds = Number(node.dataset.uptime) + 1;
+      const since = node.dataset.since ? Date.parse(node.dataset.since) : null;
+      const seconds = since ? Math.max(0, Math.round((Date.now() - since) / 1000))
+        : Number(node.dataset.uptime) + 1;
       node.dataset.uptime = seconds;
       node.textContent = human(seconds);
     });
