@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.desired_state.spec import CATEGORIES
@@ -21,6 +22,8 @@ from app.web.view import Headline, Row, headline, history_state, make_row
 if TYPE_CHECKING:
     from app.steward import Steward
 from app.store.db import StoreProblem
+from app.store.models import ServiceRecord
+from app.store.rollouts import latest_rollouts
 from app.store.runtime import engine_status
 from app.store.sync import last_load
 
@@ -137,7 +140,26 @@ def _banners(session: Session, services: list[ServiceOverview], good, newest) ->
             "failure-limit", f"{len(limited)} service(s) disabled by the failure limit; "
                              "enable them once the cause is fixed",
             tuple(f"{s.display_name} ({s.name}): {s.disabled_reason}" for s in limited)))
-    return banners
+    return banners + _failed_rollouts(session, services)
+
+
+def _failed_rollouts(session: Session, services: list[ServiceOverview]) -> list[Banner]:
+    """Services whose last rollout was rolled back (or paused) and is still the desired
+    spec: they run their last good spec until the files change or someone retries."""
+    rollouts = latest_rollouts(session)
+    desired = dict(session.execute(select(ServiceRecord.name, ServiceRecord.spec_hash)).all())
+    failed = [(s, rollouts[s.name]) for s in services if s.name in rollouts
+              and rollouts[s.name].state in ("rolled_back", "paused")
+              and rollouts[s.name].spec_hash == desired.get(s.name)
+              and not (rollouts[s.name].reason or "").startswith("superseded")]
+    if not failed:
+        return []
+    return [Banner("rollout", f"{len(failed)} rollout(s) failed; the last good spec keeps "
+                              "running until the files change or a retry is asked for",
+                   tuple(f"{s.display_name} ({s.name}): rollout of "
+                         f"{(r.revision or 'an uncommitted tree')[:12]} {r.state.replace('_', ' ')}"
+                         f": {r.reason}; retry: steward retry-rollout {s.name}"
+                         for s, r in failed))]
 
 
 _TICKING = ("uptime_seconds", "observed_at")
