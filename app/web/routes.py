@@ -11,6 +11,8 @@ import re
 from typing import Iterator
 from urllib.parse import urlsplit
 
+from werkzeug.routing import Rule
+
 from markupsafe import Markup, escape
 from flask import (
     Blueprint, Response, current_app, flash, g, get_flashed_messages, redirect,
@@ -239,6 +241,46 @@ def _error_page(code: int, message: str) -> tuple[str, int]:
 def _back(name: str) -> str:
     """Where to return after a form: the service page or the fleet, nowhere else."""
     return f"/services/{name}" if name and request.form.get("next") == "service" else "/"
+
+
+#: `/api/system/stream` in the OpenAPI document (it is the page's, not a smorest resource).
+STREAM_DOC = {"get": {
+    "tags": ["stream"], "summary": "Follow the fleet live (server-sent events)",
+    "description": (
+        "A `text/event-stream` the status page listens to. It opens with `retry: 1000`, "
+        "then sends `fleet` events, each one JSON object with what changed since the "
+        "position the client has: `position` (`epoch:version`; send it back as `since` or "
+        "`Last-Event-ID` to resume), `rows` (service name to its re-rendered table row, "
+        "HTML), `removed` (names), `stats` (name to its CPU/memory cell), and `summary`, "
+        "`headline`, `banners` (HTML, or null when unchanged), `title` and `level` "
+        "(ok, wait or bad) for the tab title and favicon. While idle it sends a "
+        "`: heartbeat` comment every `STEWARD_STREAM_HEARTBEAT` seconds, and it ends after "
+        "`STEWARD_STREAM_SECONDS` (the browser reconnects on its own). At most "
+        "`STEWARD_MAX_STREAMS` streams run at once; another gets 503."),
+    "parameters": [{"in": "query", "name": "since", "required": False,
+                    "schema": {"type": "string"},
+                    "description": "The `position` the client has seen (`epoch:version`)"}],
+    "responses": {
+        "200": {"description": "The event stream", "content": {"text/event-stream": {
+            "schema": {"type": "string"},
+            "example": "retry: 1000\n\nevent: fleet\nid: 3f9a1c2e:42\ndata: {\"position\": "
+                       "\"3f9a1c2e:42\", \"rows\": {\"rtdetr\": \"<tr id=\\\"service-rtdetr\\\" "
+                       "...</tr>\"}, \"removed\": [], \"summary\": null, \"banners\": null, "
+                       "\"headline\": null, \"title\": null, \"level\": null, \"stats\": "
+                       "{}}\n\n: heartbeat\n\n"}}},
+        "503": {"description": "Too many live pages, or the feed is not running here",
+                "content": {"application/json": {"example": {
+                    "code": 503, "status": "Service Unavailable",
+                    "message": "Too many live pages; this one refreshes instead",
+                    "detail": "Too many live pages; this one refreshes instead"}}}}}}}
+
+
+@bp.record_once
+def _document_stream(state) -> None:
+    """Add the stream to the API's OpenAPI document, once the API is set up."""
+    apis = state.app.extensions.get("flask-smorest", {}).get("blp_name_to_api", {})
+    for api in {id(a): a for a in apis.values()}.values():
+        api.spec.path(rule=Rule("/api/system/stream"), operations=STREAM_DOC)
 
 
 @bp.get("/api/system/stream")

@@ -255,3 +255,28 @@ def test_category_actions_ask_first_and_name_the_services(client: FlaskClient) -
                                                      "confirm": "yes"})
     assert done.status_code == 303
     assert client.get("/api/system/services/rtdetr").get_json()["paused_until"]
+
+
+def test_the_api_document_has_real_examples_and_the_stream(client: FlaskClient) -> None:
+    doc = client.get("/api/openapi.json").get_json()
+    stream = doc["paths"]["/api/system/stream"]["get"]
+    assert "event: fleet" in stream["responses"]["200"]["content"]["text/event-stream"][
+        "example"]
+    for path in ("/api/system/services/{name}", "/api/system/pauses", "/api/system/events",
+                 "/api/system/services/{name}/pause", "/api/system/categories/{category}/pause"):
+        for operation in doc["paths"][path].values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for code, response in operation["responses"].items():
+                content = response.get("content", {}).get("application/json")
+                if content is not None:
+                    assert "example" in content, f"{path} {code}"
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            assert body is None or "example" in body, path
+    not_found = doc["paths"]["/api/system/services/{name}"]["get"]["responses"]["404"]
+    assert not_found["content"]["application/json"]["example"]["detail"] == \
+        "Service 'nope' not found", "real messages, not placeholders"
+    detail = client.get("/api/system/services/rtdetr").get_json()
+    example = doc["paths"]["/api/system/services/{name}"]["get"]["responses"]["200"][
+        "content"]["application/json"]["example"]
+    assert set(detail) - {"tasks"} <= set(example), "the example has the answer's fields"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from app.api.events.schemas import EventListSchema, EventQueryArgsSchema
+from app.api.events.schemas import EVENT_EXAMPLES, EventListSchema, EventQueryArgsSchema
 from app.extensions import Blueprint
 from app.steward import current_steward
 from app.store.events import recent_events
@@ -15,7 +15,7 @@ blp = Blueprint("events", __name__, url_prefix="/api/system/events",
 @blp.route("")
 class Events(MethodView):
     @blp.arguments(EventQueryArgsSchema, location="query")
-    @blp.response(200, EventListSchema)
+    @blp.response(200, EventListSchema, example={"events": EVENT_EXAMPLES})
     def get(self, args: dict) -> dict:
         """List events, newest first"""
         with current_steward().store.reader() as session:

@@ -35,3 +35,15 @@ class EventSchema(Schema):
 
 class EventListSchema(Schema):
     events = ma.fields.List(ma.fields.Nested(EventSchema), required=True)
+
+
+EVENT_EXAMPLES = [
+    {"id": 812, "at": "2026-11-30T12:00:41Z", "service": "rtdetr", "kind": "start",
+     "message": "exit code 137 (OOM killed)", "actor": "reconciler", "origin": None},
+    {"id": 811, "at": "2026-11-30T12:00:38Z", "service": "rtdetr", "kind": "backoff",
+     "message": "backoff after 2 failure(s); last: exit code 137 (OOM killed) "
+                "(until 2026-11-30T12:00:41+00:00)", "actor": "reconciler", "origin": None},
+    {"id": 790, "at": "2026-11-30T11:58:02Z", "service": "rtdetr", "kind": "restart-requested",
+     "message": "manual restart; failure count reset", "actor": "alice",
+     "origin": "10.0.0.7"},
+]

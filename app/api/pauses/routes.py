@@ -23,6 +23,27 @@ from app.store.models import ServiceRecord
 blp = Blueprint("pauses", __name__, url_prefix="/api/system",
                 description="Maintenance: pause self-healing of a service or a category.")
 
+_PAUSE = {"scope": "service", "target": "rtdetr", "until": "2026-11-30T14:00:00Z",
+          "reason": "db upgrade, ticket 123", "actor": "alice",
+          "created_at": "2026-11-30T12:00:00Z"}
+_CATEGORY_PAUSE = {**_PAUSE, "scope": "category", "target": "ai"}
+_REQUEST = {"duration": "2h", "reason": "db upgrade, ticket 123"}
+
+
+def _error(code: int, detail: str) -> dict:
+    return {"code": code, "status": {400: "Bad Request", 404: "Not Found",
+                                     422: "Unprocessable Entity"}[code],
+            "message": detail, "detail": detail}
+
+
+_NO_SERVICE = _error(404, "Service 'nope' not found")
+_NO_CATEGORY = _error(404, "Category 'gpu' not found; one of: infrastructure, ai, monitoring")
+_BAD_END = {**_error(422, "Invalid json parameter '_schema': give either until (a time) or "
+                         "duration (e.g. 30m)"),
+            "errors": {"json": {"_schema": ["give either until (a time) or duration "
+                                            "(e.g. 30m)"]}}}
+_TOO_LONG = _error(400, "until must be in the future")
+
 
 def _end_of(args: dict, now: datetime) -> datetime:
     until = args.get("until") or now + timedelta(seconds=args["duration"])
@@ -70,7 +91,7 @@ def _resume(scope: pauses.Scope, target: str) -> dict:
 
 @blp.route("/pauses")
 class Pauses(MethodView):
-    @blp.response(200, PauseListSchema)
+    @blp.response(200, PauseListSchema, example={"pauses": [_PAUSE, _CATEGORY_PAUSE]})
     def get(self) -> dict:
         """List the pauses in force"""
         with current_steward().store.reader() as session:
@@ -78,34 +99,49 @@ class Pauses(MethodView):
 
 
 @blp.route("/services/<string:name>/pause", methods=["POST"])
-@blp.arguments(PauseRequestSchema)
-@blp.response(200, PauseResultSchema)
-@blp.alt_response(404, description="Service not found")
+@blp.arguments(PauseRequestSchema, example=_REQUEST)
+@blp.response(200, PauseResultSchema, example={
+    "success": True, "pause": _PAUSE,
+    "message": "Self-healing of service 'rtdetr' paused until 2026-11-30T14:00:00Z"})
+@blp.alt_response(404, description="Service not found", example=_NO_SERVICE)
+@blp.alt_response(400, description="The pause would end in the past, or after 7 days",
+                  example=_TOO_LONG)
+@blp.alt_response(422, description="Neither or both of until and duration",
+                  example=_BAD_END)
 def pause_service(args: dict, name: str) -> dict:
     """Pause self-healing of one service until a time"""
     return _pause("service", name, args)
 
 
 @blp.route("/services/<string:name>/resume", methods=["POST"])
-@blp.response(200, PauseResultSchema)
-@blp.alt_response(404, description="Service not found")
+@blp.response(200, PauseResultSchema, example={
+    "success": True, "pause": None, "message": "Self-healing of service 'rtdetr' resumed"})
+@blp.alt_response(404, description="Service not found", example=_NO_SERVICE)
 def resume_service(name: str) -> dict:
     """End a service's pause now"""
     return _resume("service", name)
 
 
 @blp.route("/categories/<string:category>/pause", methods=["POST"])
-@blp.arguments(PauseRequestSchema)
-@blp.response(200, PauseResultSchema)
-@blp.alt_response(404, description="Category not found")
+@blp.arguments(PauseRequestSchema, example={"until": "2026-11-30T14:00:00Z",
+                                             "reason": "GPU driver update"})
+@blp.response(200, PauseResultSchema, example={
+    "success": True, "pause": {**_CATEGORY_PAUSE, "reason": "GPU driver update"},
+    "message": "Self-healing of category 'ai' paused until 2026-11-30T14:00:00Z"})
+@blp.alt_response(404, description="Category not found", example=_NO_CATEGORY)
+@blp.alt_response(400, description="The pause would end in the past, or after 7 days",
+                  example=_TOO_LONG)
+@blp.alt_response(422, description="Neither or both of until and duration",
+                  example=_BAD_END)
 def pause_category(args: dict, category: str) -> dict:
     """Pause self-healing of every service of a category until a time"""
     return _pause("category", category, args)
 
 
 @blp.route("/categories/<string:category>/resume", methods=["POST"])
-@blp.response(200, PauseResultSchema)
-@blp.alt_response(404, description="Category not found")
+@blp.response(200, PauseResultSchema, example={
+    "success": True, "pause": None, "message": "Self-healing of category 'ai' was not paused"})
+@blp.alt_response(404, description="Category not found", example=_NO_CATEGORY)
 def resume_category(category: str) -> dict:
     """End a category's pause now"""
     return _resume("category", category)

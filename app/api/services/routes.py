@@ -15,7 +15,7 @@ from flask_smorest import abort
 from app import operations
 from app.access import current_actor, origin
 from app.api.services.schemas import (
-    SERVICE_EXAMPLE, ServiceActionSchema, ServiceDetailSchema, ServiceListSchema,
+    DETAIL_EXAMPLE, SERVICE_EXAMPLE, ServiceActionSchema, ServiceDetailSchema, ServiceListSchema,
     ServiceQueryArgsSchema,
 )
 from app.extensions import Blueprint, ErrorSchema
@@ -37,15 +37,31 @@ _ERRORS = {
 }
 
 
+#: What Steward really answers for each error, as the examples show it.
+_ERROR_DETAILS = {
+    400: "Service 'rtdetr' is already running",
+    404: "Service 'nope' not found",
+    409: "A restart of 'rtdetr' is already in progress",
+    503: f"{UNAVAILABLE}: Docker engine unreachable: Error while fetching server API "
+         "version: ('Connection aborted.', FileNotFoundError(2, 'No such file or "
+         "directory')); Steward retries on its own",
+    500: "Internal server error; see Steward's log for details",
+}
+_PHRASES = {400: "Bad Request", 404: "Not Found", 409: "Conflict",
+            503: "Service Unavailable", 500: "Internal Server Error"}
+
+
 def _error_example(code: int, detail: str) -> dict:
-    return {"code": code, "status": _ERRORS[code], "message": detail, "detail": detail}
+    return {"code": code, "status": _PHRASES[code], "message": detail, "detail": detail}
 
 
-def _documents(*codes: int) -> Callable:
+def _documents(*codes: int, **details: str) -> Callable:
+    """Error responses with real examples; `details` overrides one, e.g. `e400="..."`."""
     def decorate(view: Callable) -> Callable:
         for code in codes:
+            detail = details.get(f"e{code}", _ERROR_DETAILS[code])
             view = blp.alt_response(code, schema=ErrorSchema, description=_ERRORS[code],
-                                    example=_error_example(code, _ERRORS[code]))(view)
+                                    example=_error_example(code, detail))(view)
         return view
     return decorate
 
@@ -75,7 +91,7 @@ class Services(MethodView):
 
 @blp.route("/<string:name>")
 class ServiceByName(MethodView):
-    @blp.response(200, ServiceDetailSchema)
+    @blp.response(200, ServiceDetailSchema, example=DETAIL_EXAMPLE)
     @_documents(404, 500)
     def get(self, name: str) -> dict:
         """Show one service with its last failure and recent events"""
@@ -121,7 +137,8 @@ def _action_example(verb: str, status: str) -> dict:
 
 @blp.route("/<string:name>/restart", methods=["POST"])
 @blp.response(200, ServiceActionSchema, example=_action_example("restart initiated", "starting"))
-@_documents(400, 404, 409, 503, 500)
+@_documents(400, 404, 409, 503, 500,
+            e400="Service 'rtdetr' is disabled; enable it before restarting")
 def restart_service(name: str) -> dict:
     """Restart a service (resets its failure count)"""
     return _act(name, "restart")

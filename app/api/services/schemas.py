@@ -16,6 +16,25 @@ SERVICE_EXAMPLE = {
 }
 
 
+#: One service as `GET /api/system/services/{name}` shows it.
+DETAIL_EXAMPLE = {
+    **SERVICE_EXAMPLE, "last_failure": "exit code 137 (OOM killed)",
+    "last_failure_at": "2025-12-23T10:29:58Z", "disabled_reason": None, "last_error": None,
+    "manually_stopped": False, "health": "healthy", "health_output": None,
+    "next_restart_at": None, "waiting_for": None, "wait_reason": None, "wait_until": None,
+    "flapping": False, "paused_until": None, "pause_reason": None,
+    "observed_at": "2025-12-24T10:30:00Z", "source_file": "desired_state/ai.yaml",
+    "gpus": ["nvidia gpu: all"], "networks": ["steward"], "rollout": None, "replicas": None,
+    "image_digest": "sha256:4f1c9e0d8a7b", "update_available": None,
+    "image_checked_at": "2025-12-24T10:00:00Z",
+    "stats": {"cpu_percent": 87.5, "memory_bytes": 3221225472,
+              "memory_limit_bytes": 8589934592, "sampled_at": "2025-12-24T10:29:55Z"},
+    "events": [{"id": 812, "at": "2025-12-23T10:30:00Z", "service": "rtdetr",
+                "kind": "start", "message": "exit code 137 (OOM killed)",
+                "actor": "reconciler", "origin": None}],
+}
+
+
 class ServiceQueryArgsSchema(Schema):
     category = ma.fields.String(
         validate=ma.validate.OneOf(CATEGORIES, error="must be one of: " + ", ".join(CATEGORIES)),
