@@ -8,7 +8,9 @@ Where the engines differ, the plan says so in plain data:
 - Swarm restarts failed tasks itself, so there is no heal action: Steward counts the
   failed tasks since the service's last update and DISABLEs (scales to 0) at the limit;
 - stop and disable are STOP (scale to 0), start and enable START (scale back up),
-  restart a RESTART (a forced update), a changed `replicas` SCALE.
+  restart a RESTART (a forced update), a changed `replicas` SCALE;
+- a dependent is held at 0 replicas (STOP) while a dependency is down, and scaled back up
+  once it runs again.
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ from app.reconcile.actions import Action, Kind, Waiting
 if TYPE_CHECKING:
     from app.reconcile.plan import _Fleet
 
+#: A dependency in one of these is down (not merely starting): its dependents are held at 0
+#: replicas until it is back, rather than crash-looping against it.
+DOWN = ("stopped", "disabled", "unhealthy")
 #: UpdateStatus states of an update Swarm is still carrying out.
 UPDATING = (None, "updating")
 
@@ -67,9 +72,14 @@ def service_actions(fleet: _Fleet, name: str) -> list[Action]:
     if not svc.replicas:
         if down and not requested:
             return [_wait_for_dependencies(name, down)]
-        why = f"{rt.pending_action} requested" if requested else "scaled to 0 outside Steward"
+        why = f"{rt.pending_action} requested" if requested else "no replica wanted"
         return [Action(Kind.START, name, f"{why}: scale to {wanted_replicas(spec)}",
                        container_id=svc.id)]
+    gone = [f"{dep} ({state})" for dep, state in down if state in DOWN]
+    if gone and not requested:
+        return [Action(Kind.STOP, name, "holding at 0 replicas while dependency "
+                                        f"{', '.join(gone)} is down", container_id=svc.id,
+                       waiting_for=Waiting.DEPENDENCY)]
     if svc.replicas != wanted_replicas(spec):
         return [Action(Kind.SCALE, name, f"replicas {svc.replicas} -> {wanted_replicas(spec)}",
                        container_id=svc.id)]

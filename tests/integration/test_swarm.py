@@ -196,3 +196,17 @@ def test_an_update_from_a_stale_read_is_refused_by_the_engine(
     finally:
         engine.remove(f"{instance}_web")
         engine.close()
+
+
+def test_a_dependent_is_held_at_zero_replicas_while_its_dependency_is_down(
+        serve: Callable[[], LiveServer], swarm: docker.DockerClient, desired_dir: Path,
+        test_image: str, instance: str) -> None:
+    db = web(test_image, replicas=1).replace("  web:", "  db:").replace("services:\n", "")
+    write_state(desired_dir, web(test_image) + "    depends_on: [db]\n" + db)
+    server = serve()
+    wait_for(lambda: state_of(server) == ("running", "2/2"), what="web running after db")
+    server.post("/api/system/services/db/stop")
+    wait_for(lambda: server.service("web")["replicas"] == "0/0", what="web held at 0")
+    assert server.service("web")["status"] == "starting"  # waiting for its dependency
+    server.post("/api/system/services/db/start")
+    wait_for(lambda: state_of(server) == ("running", "2/2"), what="web back with db")

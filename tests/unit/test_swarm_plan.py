@@ -42,7 +42,7 @@ def swarm_plan(desired, observed, view: RuntimeView | None = None) -> str:
      "update web: desired spec changed; the engine rolls it out start-first [drift: image]"),
     (replace(OLD, replicas=3), [service(OLD)], None, "scale web: replicas 2 -> 3"),
     (OLD, [service(OLD, replicas=0, running=0)], None,
-     "start web: scaled to 0 outside Steward: scale to 2"),
+     "start web: no replica wanted: scale to 2"),
     (OLD, [service(OLD)], RuntimeView(enabled=False),
      "stop web: service is disabled: scale to 0"),
     (OLD, [service(OLD)], RuntimeView(manually_stopped=True),
@@ -99,3 +99,23 @@ def test_a_spec_the_engine_rolled_back_is_not_tried_again() -> None:
 def test_the_docker_engine_still_rolls_out_itself() -> None:
     state = DesiredState(services={"web": NEW})
     assert plan(state, [service(OLD)], {}, NOW).actions[0].kind.value == "rollout"
+
+
+DB = spec("db", category="infrastructure", replicas=1)
+APP = replace(OLD, depends_on=("db",))
+
+
+@pytest.mark.parametrize("db, app, expected", [
+    (service(DB, replicas=1, running=0), service(APP),
+     "stop web: holding at 0 replicas while dependency db (stopped) is down"),
+    (service(DB, replicas=1, running=0), service(APP, replicas=0, running=0),
+     "wait web: waiting for dependency db (stopped)"),
+    (service(DB, replicas=1, running=1), service(APP, replicas=0, running=0),
+     "start web: no replica wanted: scale to 2"),
+    (service(DB, replicas=1, running=1, health="starting"), service(APP),
+     "nothing to do"),  # a dependency that is only starting holds nothing back
+])
+def test_a_dependent_is_held_at_zero_while_its_dependency_is_down(db, app, expected) -> None:
+    state = DesiredState(services={"db": DB, "web": APP})
+    plan_text = plan(state, [db, app], {}, NOW, engine_updates=True).render()
+    assert plan_text == expected
