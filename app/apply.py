@@ -14,12 +14,14 @@ from datetime import datetime
 
 from app.errors import PermanentError
 from app.overview import get_service
+from app.reconcile.actions import Kind
 from app.reconcile.recap import Recap, ServiceOutcome, summarize
 from app.reconcile.reconciler import PassResult
 from app.steward import Steward, utcnow
 from app.store.applies import changes_before
 from app.store.events import record_event
 from app.store.models import ServiceRecord
+from app.store.rollouts import latest_rollout
 from app.store.sync import last_load
 
 
@@ -37,6 +39,8 @@ class ApplyOutcome:
     waited: dict[str, str] = field(default_factory=dict)  # service -> status when done
     wait_seconds: float | None = None
     revision: str | None = None  # the git commit in force, outside git None
+    #: service -> how each rollout the apply started ended (succeeded, rolled_back, ...).
+    rollouts: dict[str, str] = field(default_factory=dict)
 
     @property
     def not_healthy(self) -> list[str]:
@@ -44,10 +48,12 @@ class ApplyOutcome:
 
     @property
     def result(self) -> str:
-        return "failed" if self.not_healthy else self.recap.result
+        failed = any(not state.startswith("succeeded") for state in self.rollouts.values())
+        return "failed" if self.not_healthy or failed else self.recap.result
 
     def render(self) -> str:
         lines = [self.recap.render()]
+        lines += [f"ROLLOUT {name}: {state}" for name, state in sorted(self.rollouts.items())]
         if self.wait_seconds is not None:
             if self.not_healthy:
                 lines.append(f"WAIT: not healthy after {self.wait_seconds:g}s: " + ", ".join(
@@ -60,7 +66,8 @@ class ApplyOutcome:
         return {"result": self.result, "counts": self.recap.counts(),
                 "services": [vars(s) for s in self.recap.services],
                 "errors": list(self.recap.errors), "waited": self.waited,
-                "not_healthy": self.not_healthy, "revision": self.revision}
+                "not_healthy": self.not_healthy, "revision": self.revision,
+                "rollouts": self.rollouts}
 
 
 def run_apply(steward: Steward, *, service: str | None = None, timeout: float = 120.0,
@@ -82,7 +89,8 @@ def run_apply(steward: Steward, *, service: str | None = None, timeout: float = 
     except (UnknownService, ApplyBusy) as err:
         _audit(steward, "apply-refused", f"{what}: {err}", actor, origin)
         raise
-    outcome = _outcome(steward, result, asked_at, every_service=service is None)
+    outcome = replace(_outcome(steward, result, asked_at, every_service=service is None),
+                      rollouts=_finish_rollouts(steward, result, timeout))
     counts = " ".join(f"{k}={v}" for k, v in outcome.recap.counts().items())
     _audit(steward, "apply", f"{what}: {outcome.recap.result} ({counts})", actor, origin)
     return outcome
@@ -96,6 +104,25 @@ def _outcome(steward: Steward, result: PassResult, asked_at: datetime, *,
         good = last_load(session, ok=True)
     return ApplyOutcome(summarize(result).with_earlier(earlier, every_service=every_service),
                         revision=good.revision if good else None)
+
+
+def _finish_rollouts(steward: Steward, result: PassResult, timeout: float) -> dict[str, str]:
+    """Carry the rollouts this apply started to their end (promoted or rolled back), so an
+    apply means the change is in force or says why not; passes run here when no scheduler
+    does (the CLI without a server), and merge with the scheduler's when one does."""
+    started = sorted({a.service for a in result.report.done if a.kind is Kind.ROLLOUT}) \
+        if result.report else []
+    deadline = time.monotonic() + timeout
+    while started:
+        with steward.store.reader() as session:
+            rollouts = {n: latest_rollout(session, n) for n in started}
+        if all(r is None or r.state != "in_progress" for r in rollouts.values()) or \
+                time.monotonic() >= deadline:
+            return {n: (f"{r.state}: {r.reason}" if r.reason else r.state) if r else "gone"
+                    for n, r in rollouts.items()}
+        time.sleep(0.2)
+        steward.reconciler.run_pass(started)
+    return {}
 
 
 def _audit(steward: Steward, kind: str, message: str, actor: str, origin: str) -> None:

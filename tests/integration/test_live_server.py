@@ -81,7 +81,8 @@ def test_api_actions_act_through_the_reconciler(make_server: Callable[..., LiveS
     assert stopped["message"] == "Service 'worker' stop initiated"
     wait_for(lambda: containers_of(docker_client, instance)["worker"].status == "exited",
              timeout=10, what="the stop to reach Docker without waiting for the interval")
-    assert status_of(server, "worker") == "stopped"
+    wait_for(lambda: status_of(server, "worker") == "stopped", timeout=5,
+             what="the pass that stopped it to record it")
 
     response = server.post("/api/system/services/worker/start")
     assert response.json()["service"]["status"] == "starting"
@@ -134,7 +135,7 @@ def test_an_invalid_edit_keeps_the_last_good_state_and_says_why(
     assert errors[1:] == [
         "desired_state/services.yaml:3: services.worker.category: must be one of: "
         "infrastructure, ai, monitoring",
-        "desired_state/services.yaml:8: services.extra.category: required key is missing"]
+        "desired_state/services.yaml:9: services.extra.category: required key is missing"]
     assert "desired state at not in git rejected, last good state kept" in server.log.read_text()
     cli = subprocess.run([sys.executable, "-m", "app", "validate", str(desired_dir)],
                          capture_output=True, text=True)

@@ -62,10 +62,11 @@ def test_plan_edit_apply_changes_exactly_what_the_plan_showed(
     proposed = steward_cli("plan", str(review))
     assert proposed.returncode == 2, proposed.stderr
     assert proposed.stdout.splitlines() == [
-        "~ recreate b: desired spec changed [drift: environment]",
+        "~ roll out b: desired spec changed; start-first because it publishes no host ports "
+        "[drift: environment]",
         "    ~ environment.API_KEY: (sensitive) -> (sensitive, changed)",
         "    ~ environment.MODE: one -> two",
-        "Plan: 1 to recreate; 1 unchanged."]
+        "Plan: 1 to roll out; 1 unchanged."]
     as_json = json.loads(steward_cli("plan", str(review), "--json").stdout)
     assert [c["field"] for c in as_json["steps"][0]["changes"]] == \
         ["environment.API_KEY", "environment.MODE"]
@@ -120,7 +121,8 @@ def test_editing_a_mounted_config_file_is_drift_and_recreates_the_service(
     proposed = steward_cli("plan")
     assert proposed.returncode == 2
     assert proposed.stdout.splitlines()[:2] == [
-        "~ recreate app: desired spec changed [drift: files]",
+        "~ roll out app: desired spec changed; start-first because it publishes no host ports "
+        "[drift: files]",
         proposed.stdout.splitlines()[1]]
     assert proposed.stdout.splitlines()[1].startswith("    ~ files./etc/app.conf: content ")
     assert steward_cli("apply").returncode == 0

@@ -22,7 +22,7 @@ from app.steward import Steward
 from app.store.models import RuntimeState
 from tests.conftest import ROOT
 from tests.helpers import containers_of, kill_main_process, sleeper, write_state
-from tests.integration.conftest import free_port, wait_for
+from tests.integration.conftest import free_port, passes_until, wait_for
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 
@@ -86,7 +86,11 @@ def test_an_env_edit_recreates_exactly_that_container(steward: Steward, desired_
     write_state(desired_dir, "services:\n" + sleeper(test_image, "a") + sleeper(test_image, "b")
                 + "    environment: {MODE: two}\n")
     result = steward.reconciler.run_pass()
-    assert result.plan.render() == "recreate b: desired spec changed [drift: environment]"
+    assert result.plan.render() == ("rollout b: desired spec changed; start-first because it "
+                                    "publishes no host ports [drift: environment]")
+    passes_until(steward, lambda: len(docker_client.containers.list(all=True, filters={
+        "label": f"{LABEL_INSTANCE}={instance}"})) == 2 and "MODE=two" in containers_of(
+        docker_client, instance)["b"].attrs["Config"]["Env"], what="b rolled out")
     after = containers_of(docker_client, instance)
     assert after["a"].id == before["a"]
     assert after["b"].id != before["b"]

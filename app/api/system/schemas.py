@@ -108,6 +108,10 @@ class ApplyResultSchema(Schema):
     recap = ma.fields.String(required=True, metadata={"description": "The recap as text"})
     revision = ma.fields.String(allow_none=True, metadata={
         "description": "Git commit of the desired state in force (null outside git)"})
+    rollouts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                              required=True, metadata={
+        "description": "How each rollout the apply started ended (succeeded, or rolled_back "
+                       "with the reason)"})
 
 
 class DeliverySchema(Schema):
