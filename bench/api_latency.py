@@ -1,5 +1,5 @@
 """`GET /api/system/services` with 200 services in the store, served by `steward serve`
-(waitress, as the README recommends): median and p99 latency, and requests per second.
+(waitress, as docs/production.md recommends): median and p99 latency, and requests per second.
 
 The services are declared `enabled: false`, so the bench needs no images and starts no
 containers; the request does the same work whatever the statuses are. Traffic goes only

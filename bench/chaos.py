@@ -38,7 +38,7 @@ from tests.dockerd import private_dockerd  # noqa: E402
 
 IMAGE = "steward-chaos:busybox"
 INSTANCE = "chaos"
-#: Events whose start or restart does not count as a restart (see README, restart policy).
+#: Events whose start or restart does not count as a restart (see docs/self-healing.md).
 NOT_COUNTED = {"container was never started", "start requested", "enable requested",
                "restart requested"}
 

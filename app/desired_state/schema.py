@@ -1,4 +1,4 @@
-"""Marshmallow schemas for the desired-state file format (see README, "Desired state").
+"""Marshmallow schemas for the desired-state file format (see docs/desired-state.md).
 
 Keys follow Docker Compose where Compose has one (image, command, environment, ports, volumes,
 depends_on, healthcheck). Each schema turns its YAML into the plain values `ServiceSpec` takes;

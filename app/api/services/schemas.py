@@ -1,4 +1,5 @@
-"""Schemas of the Services API, field for field as `shared/spec/services-api.md` lists them."""
+"""Schemas of the Services API, field for field as the contract lists them
+(`tests/contract/services-api.md`)."""
 from __future__ import annotations
 
 import marshmallow as ma
