@@ -119,12 +119,13 @@ def _secret_input() -> str:
 
 def _encrypt_env_file(env_file: Path, recipients: tuple[str, ...]) -> None:
     from app.desired_state import age_secrets
+    from app.desired_state.interpolate import parse_env_text
 
     try:
         text = env_file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise click.ClickException(f"{env_file} is not UTF-8 text") from None
-    values, errors = age_secrets.parse_env_text(text)
+    values, errors = parse_env_text(text)
     if errors:
         raise click.ClickException("; ".join(f"{env_file}:{number}: {message}"
                                              for number, message in errors))

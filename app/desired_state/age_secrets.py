@@ -18,7 +18,7 @@ from pyrage import x25519
 
 from app.desired_state import sealed
 # The same NAME=value rules as plain env files (one parser; it is private there).
-from app.desired_state.interpolate import _ENV_LINE, _unquote
+from app.desired_state.interpolate import parse_env_text
 from app.errors import ConfigurationError
 
 KEY_FILE_VARIABLE = "STEWARD_AGE_KEY_FILE"
@@ -149,21 +149,6 @@ def generate() -> tuple[str, str]:
     identity = x25519.Identity.generate()
     recipient = str(identity.to_public())
     return f"# public key: {recipient}\n{identity}\n", recipient
-
-
-def parse_env_text(text: str) -> tuple[dict[str, str], list[tuple[int, str]]]:
-    """NAME=value lines as in a plain env file, and the errors as (line, message)."""
-    values: dict[str, str] = {}
-    errors: list[tuple[int, str]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        match = _ENV_LINE.match(line)
-        if match is None:
-            errors.append((number, "not of the form NAME=value (the line is not shown)"))
-            continue
-        values[match.group("key")] = _unquote(match.group("value"))
-    return values, errors
 
 
 def _reason(err: Exception) -> str:

@@ -56,23 +56,6 @@ class Command(fields.Field):
         return parts
 
 
-class Environment(fields.Field):
-    """A mapping of names to scalar values, or a list of `NAME=value` strings."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any,
-                     **kwargs: Any) -> list[list[str]]:
-        if isinstance(value, list):
-            pairs = [_split_env_item(item) for item in value]
-        elif isinstance(value, Mapping):
-            pairs = [(str(k), _env_value(k, v)) for k, v in value.items()]
-        else:
-            raise ValidationError("must be a mapping NAME: value or a list of NAME=value")
-        for key, _ in pairs:
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", key):
-                raise ValidationError(f"{key!r} is not a valid environment variable name")
-        return sorted([k, v] for k, v in pairs)
-
-
 def _split_env_item(item: Any) -> tuple[str, str]:
     if not isinstance(item, str) or "=" not in item:
         # The item is not echoed: it may be `PASSWORD: hunter2` written with the wrong syntax.
@@ -177,6 +160,18 @@ class Pairs(fields.Field):
         else:
             raise ValidationError("must be a mapping NAME: value or a list of NAME=value")
         return sorted([k, v] for k, v in pairs)
+
+
+class Environment(Pairs):
+    """A mapping of names to scalar values, or a list of `NAME=value` strings."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any,
+                     **kwargs: Any) -> list[list[str]]:
+        pairs = super()._deserialize(value, attr, data, **kwargs)
+        for key, _ in pairs:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", key):
+                raise ValidationError(f"{key!r} is not a valid environment variable name")
+        return pairs
 
 
 class Labels(Pairs):

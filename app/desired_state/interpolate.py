@@ -130,13 +130,18 @@ def interpolate_tree(node: Any, variables: Mapping[str, str],
 
 
 def read_env_file(path: Path) -> tuple[dict[str, str], list[tuple[int, str]]]:
+    """The values and errors of an env file (see `parse_env_text`); none when it is absent."""
+    if not path.is_file():
+        return {}, []
+    return parse_env_text(path.read_text(encoding="utf-8"))
+
+
+def parse_env_text(text: str) -> tuple[dict[str, str], list[tuple[int, str]]]:
     """`NAME=value` lines (optionally `export`, quoted, with `#` comments) and the errors as
     (line, message); a malformed line's text is not echoed, since it may hold a secret."""
     values: dict[str, str] = {}
     errors: list[tuple[int, str]] = []
-    if not path.is_file():
-        return values, errors
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _ENV_LINE.match(line)
