@@ -5,16 +5,12 @@ database, dropped at the end.
 """
 from __future__ import annotations
 
-import subprocess
-import uuid
 from pathlib import Path
 from typing import Iterator
 
 import docker
-import psycopg
 import pytest
 from alembic import command
-from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.steward import Steward
@@ -22,23 +18,13 @@ from app.store.db import alembic_config
 from tests.conftest import ROOT
 from tests.helpers import write_state
 from tests.integration.conftest import wait_for
-from tests.helpers import containers_of, sleeper
+from tests.helpers import containers_of, fresh_postgres_database, sleeper
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    script = subprocess.run([str(ROOT / "scripts" / "ensure-postgres.sh")], capture_output=True,
-                            text=True)
-    if script.returncode != 0:
-        pytest.fail(f"PostgreSQL is not available: {script.stderr.strip()}", pytrace=False)
-    admin = make_url(script.stdout.strip())
-    name = f"steward_test_{uuid.uuid4().hex[:8]}"
-    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with fresh_postgres_database() as url:
+        yield url
 
 
 def make_steward(url: str, desired_dir: Path, instance: str) -> tuple[Steward, object]:
