@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from app.leadership import Held, Leadership, check_fence, holds_lease
+from app.leadership import LEASE, Held, Leadership, check_fence, holds_lease
 from app.reconcile.actions import Action, Kind, Plan
 from app.reconcile.executor import execute
 from app.steward import Steward
@@ -266,3 +266,17 @@ def test_readyz_and_metrics_name_the_role_and_the_leader(steward: Steward,
     assert (answer.get_json()["role"], answer.get_json()["leader"]) == ("leader", me)
     assert answer.status_code == 503, "a leader is ready only once its reconcile job runs"
     assert f'steward_leader{{instance="{me}"}} 1.0' in client.get("/metrics").text
+
+
+def test_a_follower_sends_apply_and_image_checks_to_the_leader(
+        steward: Steward, client: FlaskClient) -> None:
+    steward.leadership.contending = True  # a replica in the election that does not lead
+    with steward.store.session() as session:
+        now = datetime.now(timezone.utc)
+        session.add(Lease(name=LEASE, holder="replica-a", epoch=4,
+                          expires_at=now + timedelta(seconds=30), renewed_at=now))
+    for path in ("/api/system/apply", "/api/system/images/check"):
+        answer = client.post(path, json={})
+        assert answer.status_code == 409, path
+        assert answer.get_json()["detail"] == ("this replica is a follower; the leader is "
+                                               "replica-a: send the request there")

@@ -13,7 +13,8 @@ from app.apply import ApplyBusy, UnknownService, await_health, run_apply
 from app.errors import EngineUnavailable
 from app.extensions import Blueprint
 from app.pending import NotObserved, pending_plan
-from app.steward import current_steward
+from app.leadership import leader
+from app.steward import Steward, current_steward, utcnow
 from app.store.applies import recent_applies
 from app.store.deliveries import recent_deliveries
 from app.store.models import SourceStatus
@@ -63,10 +64,12 @@ class PlanView(MethodView):
 @blp.arguments(ApplyRequestSchema)
 @blp.response(200, ApplyResultSchema)
 @blp.alt_response(404, description="Service not found")
+@blp.alt_response(409, description="This replica is not the leader; apply on the leader")
 @blp.alt_response(503, description="Docker unreachable, or a pass still running")
 def apply(args: dict) -> dict:
     """Run one pass now and answer with its recap (optionally after waiting for health)"""
     steward = current_steward()
+    _leader_only(steward)
     with steward.store.reader() as session:
         status = engine_status(session)
         if status is not None and not status.reachable:
@@ -83,6 +86,17 @@ def apply(args: dict) -> dict:
     return {**outcome.as_dict(), "recap": outcome.render()}
 
 
+def _leader_only(steward: Steward) -> None:
+    """Passes and registry checks run on the leader alone (the others are fenced out of the
+    engine); a follower says where to go instead of doing half of it."""
+    ship = steward.leadership
+    if ship.contending and ship.held is None:
+        with steward.store.reader() as session:
+            held = leader(session, utcnow())
+        where = f"the leader is {held.holder}" if held else "no leader is elected right now"
+        abort(409, message=f"this replica is a follower; {where}: send the request there")
+
+
 @blp.route("/webhooks/deliveries")
 class Deliveries(MethodView):
     @blp.response(200, DeliveryListSchema)
@@ -94,8 +108,10 @@ class Deliveries(MethodView):
 
 @blp.route("/images/check", methods=["POST"])
 @blp.response(200, ImageCheckListSchema)
+@blp.alt_response(409, description="This replica is not the leader; ask the leader")
 def check_images() -> dict:
     """Ask each running service's registry whether its image tag moved on (no pull)"""
+    _leader_only(current_steward())
     try:
         checks = current_steward().check_images()
     except EngineUnavailable as err:
