@@ -11,7 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from app.leadership import LEASE, Held, Leadership, check_fence, holds_lease
+from app.leadership import LEASE as LEASE_NAME
+from app.leadership import Held, Leadership, check_fence, holds_lease
 from app.reconcile.actions import Action, Kind, Plan
 from app.reconcile.executor import execute
 from app.steward import Steward
@@ -273,7 +274,7 @@ def test_a_follower_sends_apply_and_image_checks_to_the_leader(
     steward.leadership.contending = True  # a replica in the election that does not lead
     with steward.store.session() as session:
         now = datetime.now(timezone.utc)
-        session.add(Lease(name=LEASE, holder="replica-a", epoch=4,
+        session.add(Lease(name=LEASE_NAME, holder="replica-a", epoch=4,
                           expires_at=now + timedelta(seconds=30), renewed_at=now))
     for path in ("/api/system/apply", "/api/system/images/check"):
         answer = client.post(path, json={})
