@@ -103,13 +103,16 @@ SWARM_SANDBOX = Path(__file__).resolve().parent.parent / "scripts" / "swarm-sand
 def host_network() -> tuple[list[str], list[str]]:
     """`ip -br link` and `ip route`, less what other sessions' containers and networks
     and other tests' private dockerds add, remove and bring up or down meanwhile (veth
-    pairs, br-* and stw* bridges): what a sandbox must leave as is."""
+    pairs, br-* and stw* bridges): what a sandbox must leave as is. Links by name and
+    address, routes without `linkdown`: a bridge's carrier comes and goes with containers."""
     links = subprocess.run(["ip", "-br", "link"], check=True, capture_output=True,
                            text=True).stdout.splitlines()
     routes = subprocess.run(["ip", "route"], check=True, capture_output=True,
                             text=True).stdout.splitlines()
-    return ([line for line in links if not line.startswith(("veth", "br-", "stw"))],
-            [line for line in routes if " dev br-" not in line and " dev stw" not in line])
+    return ([" ".join(line.split()[::2][:2]) for line in links  # name and MAC: a bridge's
+             if not line.startswith(("veth", "br-", "stw"))],  # carrier follows containers
+            [line.replace(" linkdown", "").strip() for line in routes
+             if " dev br-" not in line and " dev stw" not in line])
 
 
 def sandbox_links(directory: Path) -> list[str]:

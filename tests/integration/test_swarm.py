@@ -207,6 +207,7 @@ def test_a_dependent_is_held_at_zero_replicas_while_its_dependency_is_down(
     wait_for(lambda: state_of(server) == ("running", "2/2"), what="web running after db")
     server.post("/api/system/services/db/stop")
     wait_for(lambda: server.service("web")["replicas"] == "0/0", what="web held at 0")
-    assert server.service("web")["status"] == "starting"  # waiting for its dependency
+    wait_for(lambda: server.service("web")["status"] == "starting",
+             what="web waiting for its dependency")
     server.post("/api/system/services/db/start")
     wait_for(lambda: state_of(server) == ("running", "2/2"), what="web back with db")
