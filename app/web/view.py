@@ -202,5 +202,6 @@ def sparkline(values: Sequence[float | None], top: float | None = None) -> str:
     if len(known) < 2:
         return ""
     top = max(top or 0, max(v for _, v in known)) or 1
-    return " ".join(f"{i},{round(SPARK_HEIGHT - 1 - v / top * (SPARK_HEIGHT - 2))}"
+    step = (SPARK_POINTS - 1) / (len(values) - 1)  # a short series still spans the box
+    return " ".join(f"{i * step:g},{round(SPARK_HEIGHT - 1 - v / top * (SPARK_HEIGHT - 2))}"
                     for i, v in known)

@@ -83,5 +83,5 @@ def test_the_page_shows_figures_and_a_sparkline(fleet: Steward, client: FlaskCli
 
 def test_a_sparkline_needs_two_points_and_fits_its_box() -> None:
     assert sparkline([None, 5.0]) == ""
-    assert sparkline([0.0, 50.0, 100.0]) == "0,15 1,8 2,1"
+    assert sparkline([0.0, 50.0, 100.0]) == "0,15 14.5,8 29,1", "spans the box"
     assert len(sparkline([float(n) for n in range(100)]).split()) == 30, "the last 30 only"
