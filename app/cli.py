@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import docker
 
 from app.config import desired_state_dir, load_config
 from app.secret_commands import secret
@@ -384,6 +383,8 @@ def upgrade() -> None:
 @click.option("--tag", default="steward-demo:latest", show_default=True)
 def build_demo_image(tag: str) -> None:
     """Build the busybox image the shipped demo stack runs (no registry needed)."""
+    import docker
+
     from app.engine.images import build_busybox_image
 
     image_id = build_busybox_image(docker.from_env(), tag, labels={"io.steward.demo": "1"})

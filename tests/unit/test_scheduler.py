@@ -91,3 +91,10 @@ def test_a_full_pass_request_absorbs_scoped_ones(steward) -> None:
     reconciler._request(None)
     reconciler._request(["b"])
     assert reconciler._take_request().services is None
+
+
+def test_the_configured_stable_period_defaults_to_the_planners() -> None:
+    from app.config import SETTINGS
+    from app.reconcile.policy import STABLE_PERIOD_SECONDS
+
+    assert SETTINGS["STABLE_PERIOD"][1] == STABLE_PERIOD_SECONDS
