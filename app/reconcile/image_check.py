@@ -67,8 +67,11 @@ def _running(desired: DesiredState, observed: Sequence[ObservedContainer]
 def _check(engine: DockerEngine, spec: ServiceSpec, container: ObservedContainer
            ) -> ImageCheck:
     try:
-        remote = engine.registry_digest(spec.image)
         pulled_as = engine.image_digests(container.image_id or spec.image)
+        if not pulled_as:  # built or loaded here: no registry to ask
+            return ImageCheck(spec.name, spec.image, error="the image was not pulled from a "
+                                                           "registry; nothing to compare")
+        remote = engine.registry_digest(spec.image)
     except ActionFailed as err:
         return ImageCheck(spec.name, spec.image, error=str(err)[:500])
     running = next((d.split("@", 1)[1] for d in pulled_as if "@" in d), None)
