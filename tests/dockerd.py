@@ -40,6 +40,8 @@ class PrivateDockerd:
                  "--exec-root", str(self.root / "exec"),
                  "--pidfile", str(self.root / "docker.pid"), "--host", self.url,
                  "--bridge", self.bridge, "--iptables=false", "--ip-masq=false",
+                 # its networks (Steward's instance network) off the host daemon's pools
+                 "--default-address-pool", "base=10.232.0.0/16,size=24",
                  "--storage-driver", "vfs"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -74,6 +76,15 @@ class PrivateDockerd:
     def client(self) -> docker.DockerClient:
         return docker.DockerClient(base_url=self.url, timeout=30)
 
+    def network_bridges(self) -> list[str]:
+        """The host links of the networks made in it: dockerd leaves them when it stops."""
+        try:
+            with closing(self.client()) as client:
+                return [f"br-{n.id[:12]}" for n in client.networks.list()
+                        if n.name not in ("bridge", "host", "none")]
+        except docker.errors.DockerException:
+            return []
+
 
 @contextmanager
 def private_dockerd() -> Iterator[PrivateDockerd]:
@@ -92,8 +103,10 @@ def private_dockerd() -> Iterator[PrivateDockerd]:
         engine.start()
         yield engine
     finally:
+        leftovers = engine.network_bridges()
         engine.stop()
-        subprocess.run(["ip", "link", "delete", bridge], check=False)
+        for link in [bridge, *leftovers]:
+            subprocess.run(["ip", "link", "delete", link], check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 
