@@ -159,5 +159,5 @@ def test_an_alias_bomb_is_refused_quickly_in_bounded_memory(tmp_path: Path) -> N
     message, peak_kib = done.stdout.splitlines()
     assert "expands to more than 100,000 values" in message
     assert float(message.rsplit(" ", 1)[1]) < 1.0, "refused in well under a second"
-    assert int(peak_kib) < 300 * 1024, "peak RSS stays small"
+    assert int(peak_kib) < 600 * 1024, "peak RSS stays far below what the expansion needs"
     assert resource.RLIMIT_AS  # the limit above is what makes a blow-up fail, not hang
