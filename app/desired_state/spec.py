@@ -6,6 +6,7 @@ so editing a display name or a restart policy never recreates a container.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import types
@@ -344,10 +345,17 @@ def describe_gpus(stored: Any) -> list[str]:
 def _rebuild(cls: type, data: Mapping[str, Any]) -> Any:
     """A dataclass from the dict `asdict` made of it, tuples and nested dataclasses restored
     from the field types: one rule for every field, so a new field needs no code here."""
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
+    hints = _field_types(cls)
     return cls(**{name: _value(hints[name], value) for name, value in data.items()
-                  if name in known})
+                  if name in hints})
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    """The resolved type of each field: every pass rebuilds every stored spec, and resolving
+    string annotations each time would cost more than the rebuild."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
 
 
 def _value(hint: Any, value: Any) -> Any:

@@ -15,24 +15,14 @@ import pytest
 
 from app.engine.docker_engine import LABEL_INSTANCE
 from tests.conftest import ROOT
-from tests.helpers import write_state
+from tests.helpers import sleeper, write_state
 from tests.integration.conftest import LiveServer, wait_for
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 
 
 def worker(image: str, mode: str) -> str:
-    return f"""
-        services:
-          worker:
-            category: ai
-            image: {image}
-            init: true
-            command: ["sleep", "3600"]
-            stop_grace_period: 1s
-            update: {{monitor: 1s}}
-            environment: {{MODE: {mode}}}
-        """
+    return "services:\n" + sleeper(image, "worker", environment=f"{{MODE: {mode}}}")
 
 
 def running_mode(client: docker.DockerClient, instance: str) -> str | None:

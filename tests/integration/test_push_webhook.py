@@ -15,7 +15,7 @@ import requests
 
 from app.api.git.signatures import sign
 from app.engine.docker_engine import LABEL_INSTANCE
-from tests.helpers import write_state
+from tests.helpers import sleeper, write_state
 from tests.integration.conftest import LiveServer, wait_for
 
 pytestmark = pytest.mark.usefixtures("docker_client")
@@ -31,17 +31,8 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def commit_and_push(work: Path, image: str, mode: str, branch: str = "main") -> str:
-    write_state(work / "desired_state", f"""
-        services:
-          worker:
-            category: ai
-            image: {image}
-            init: true
-            command: ["sleep", "3600"]
-            stop_grace_period: 1s
-            update: {{monitor: 1s}}
-            environment: {{MODE: {mode}}}
-        """)
+    write_state(work / "desired_state",
+                "services:\n" + sleeper(image, "worker", environment=f"{{MODE: {mode}}}"))
     git(work, "add", "-A")
     git(work, "commit", "-q", "-m", f"worker, mode {mode}")
     git(work, "push", "-q", "origin", f"HEAD:{branch}")
