@@ -2,7 +2,10 @@
 benchmarks that stop and start the engine: nothing else on the machine is touched.
 
 It gets a bridge of its own rather than `--bridge=none`, because dockerd deletes the
-host's default `docker0` bridge when started with `--bridge=none`.
+host's default `docker0` bridge when started with `--bridge=none`. For the same reason it
+has no `--default-address-pool`: with one set, a dockerd that starts again on its data root
+deletes the link named `docker0` (the host's) to renew its default bridge. Its networks
+still never overlap the host daemon's: both skip subnets the host already routes.
 """
 from __future__ import annotations
 
@@ -40,8 +43,6 @@ class PrivateDockerd:
                  "--exec-root", str(self.root / "exec"),
                  "--pidfile", str(self.root / "docker.pid"), "--host", self.url,
                  "--bridge", self.bridge, "--iptables=false", "--ip-masq=false",
-                 # its networks (Steward's instance network) off the host daemon's pools
-                 "--default-address-pool", "base=10.232.0.0/16,size=24",
                  "--storage-driver", "vfs"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -98,6 +99,7 @@ def private_dockerd() -> Iterator[PrivateDockerd]:
                     ["ip", "addr", "add", subnet, "dev", bridge],
                     ["ip", "link", "set", bridge, "up"]):
         subprocess.run(command, check=True)
+    before = host_network()
     engine = PrivateDockerd(root, bridge)
     try:
         engine.start()
@@ -108,6 +110,16 @@ def private_dockerd() -> Iterator[PrivateDockerd]:
         for link in [bridge, *leftovers]:
             subprocess.run(["ip", "link", "delete", link], check=False)
         shutil.rmtree(root, ignore_errors=True)
+        assert_host_network_is(before)
+
+
+def assert_host_network_is(before: tuple[list[str], list[str]]) -> None:
+    """Fail loudly, naming the difference, when the host's links or routes changed."""
+    after = host_network()
+    if after != before:
+        gone = [x for x in before[0] + before[1] if x not in after[0] + after[1]]
+        added = [x for x in after[0] + after[1] if x not in before[0] + before[1]]
+        raise AssertionError(f"the host's network changed: gone {gone}, added {added}")
 
 
 SWARM_SANDBOX = Path(__file__).resolve().parent.parent / "scripts" / "swarm-sandbox.sh"

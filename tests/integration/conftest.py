@@ -25,6 +25,7 @@ import requests
 from playwright.sync_api import Browser
 
 from app.engine.images import build_busybox_image
+from tests.dockerd import assert_host_network_is, host_network
 from tests.helpers import remove_instance
 
 T = TypeVar("T")
@@ -35,6 +36,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host_network_unchanged() -> Iterator[None]:
+    """The integration run leaves the host's `docker0`, other links and routes as it found
+    them: the host's Docker engine is shared with everything else on the machine."""
+    before = host_network()
+    yield
+    assert_host_network_is(before)
 
 
 @pytest.fixture(scope="session")
