@@ -9,9 +9,7 @@
 # STEWARD_SWARM_DIR (default /var/tmp/steward-swarm) holds its data root, exec root, pidfile
 # and socket. It gets a bridge of its own (never --bridge=none: that makes dockerd delete
 # the host's docker0) and address ranges that are checked against the host's routes first,
-# so the host's docker0, routes and Swarm state stay exactly as they were. It has no
-# --default-address-pool: with one, a dockerd started again on its data root deletes the
-# host's docker0 to renew its default bridge. Needs root.
+# so the host's docker0, routes and Swarm state stay exactly as they were. Needs root.
 set -euo pipefail
 
 dir="${STEWARD_SWARM_DIR:-/var/tmp/steward-swarm}"
@@ -22,6 +20,7 @@ gwbridge="stwg$tag"    # the Linux name of its docker_gwbridge network
 slot=$((16#$tag % 200 + 20))
 bridge_cidr="10.212.$slot.1/24"
 gw_subnet="10.211.$slot.0/24"
+local_pool="10.213.0.0/16"     # the private dockerd's local networks
 swarm_pool="10.214.0.0/16"     # its overlay networks (ingress, the instance network)
 
 sandbox_docker() { docker -H "unix://$sock" "$@"; }
@@ -46,7 +45,7 @@ check_ranges() {
   # A prefix already routed on the host (docker0, another network) must not be reused.
   local routes
   routes=$(ip route)
-  for prefix in "10.212.$slot." "10.211.$slot." "10.214."; do
+  for prefix in "10.212.$slot." "10.211.$slot." "10.213." "10.214."; do
     if grep -q "^${prefix//./\\.}" <<<"$routes"; then
       echo "error: the host already routes ${prefix}x; set STEWARD_SWARM_DIR to pick another slot" >&2
       exit 1
@@ -68,7 +67,7 @@ up() {
   # setsid: its own session, so the caller's terminal or test runner can end without it.
   setsid dockerd --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" \
     -H "unix://$sock" --bridge "$bridge" --iptables=false --ip-masq=false \
-    --storage-driver vfs \
+    --storage-driver vfs --default-address-pool "base=$local_pool,size=24" \
     >"$dir/dockerd.log" 2>&1 </dev/null &
   for _ in $(seq 1 300); do
     sandbox_docker version >/dev/null 2>&1 && break

@@ -7,11 +7,13 @@ from flask_smorest import abort
 
 from app.access import current_actor, origin
 from app.api.system.schemas import (
-    ApplyRequestSchema, ApplyResultSchema, ImageCheckListSchema, DeliveryListSchema, DesiredStateSchema, PlanSchema,
+    APPLY_EXAMPLE, APPLY_REQUEST_EXAMPLE, DELIVERIES_EXAMPLE, DESIRED_STATE_EXAMPLE,
+    IMAGE_CHECK_EXAMPLE, PLAN_EXAMPLE, ApplyRequestSchema, ApplyResultSchema,
+    DeliveryListSchema, DesiredStateSchema, ImageCheckListSchema, PlanSchema,
 )
 from app.apply import ApplyBusy, UnknownService, await_health, run_apply
 from app.errors import EngineUnavailable
-from app.extensions import Blueprint
+from app.extensions import Blueprint, ErrorSchema, error_payload
 from app.pending import NotObserved, pending_plan
 from app.leadership import leader
 from app.steward import Steward, current_steward, utcnow
@@ -24,10 +26,24 @@ from app.store.sync import last_load
 blp = Blueprint("system", __name__, url_prefix="/api/system",
                 description="Steward itself: the desired state it enforces, plan and apply.")
 
+#: The bodies these routes really answer with (`error_payload` is the shape of every error).
+_UNREACHABLE = ("Container orchestrator not available: Docker engine unreachable: Error "
+                "while fetching server API version: ('Connection aborted.', "
+                "FileNotFoundError(2, 'No such file or directory'))")
+_NOT_OBSERVED = error_payload(503, "Steward has not been able to look at Docker yet "
+                                   "(starting, or the engine is unreachable); try again shortly")
+_NO_SERVICE = error_payload(404, "Service 'nope' not found")
+_FOLLOWER = error_payload(409, "this replica is a follower; the leader is steward-b:4242: "
+                               "send the request there")
+_BAD_TIMEOUT = {**error_payload(422, "Invalid json parameter 'timeout': Must be greater than "
+                                     "or equal to 1 and less than or equal to 600."),
+                "errors": {"json": {"timeout": ["Must be greater than or equal to 1 and less "
+                                                "than or equal to 600."]}}}
+
 
 @blp.route("/desired-state")
 class DesiredStateView(MethodView):
-    @blp.response(200, DesiredStateSchema)
+    @blp.response(200, DesiredStateSchema, example=DESIRED_STATE_EXAMPLE)
     def get(self) -> dict:
         """Show the desired state in force, its revision, the last load error and applies"""
         with current_steward().store.reader() as session:
@@ -50,8 +66,9 @@ class DesiredStateView(MethodView):
 
 @blp.route("/plan")
 class PlanView(MethodView):
-    @blp.response(200, PlanSchema)
-    @blp.alt_response(503, description="Steward has not seen Docker yet")
+    @blp.response(200, PlanSchema, example=PLAN_EXAMPLE)
+    @blp.alt_response(503, schema=ErrorSchema, description="Steward has not seen Docker yet",
+                      example=_NOT_OBSERVED)
     def get(self) -> dict:
         """What a pass would change now, and why, with field-by-field diffs"""
         try:
@@ -61,11 +78,15 @@ class PlanView(MethodView):
 
 
 @blp.route("/apply", methods=["POST"])
-@blp.arguments(ApplyRequestSchema)
-@blp.response(200, ApplyResultSchema)
-@blp.alt_response(404, description="Service not found")
-@blp.alt_response(409, description="This replica is not the leader; apply on the leader")
-@blp.alt_response(503, description="Docker unreachable, or a pass still running")
+@blp.arguments(ApplyRequestSchema, example=APPLY_REQUEST_EXAMPLE)
+@blp.response(200, ApplyResultSchema, example=APPLY_EXAMPLE)
+@blp.alt_response(404, schema=ErrorSchema, description="Service not found", example=_NO_SERVICE)
+@blp.alt_response(409, schema=ErrorSchema, example=_FOLLOWER,
+                  description="This replica is not the leader; apply on the leader")
+@blp.alt_response(422, schema=ErrorSchema, description="A body field is wrong or unknown",
+                  example=_BAD_TIMEOUT)
+@blp.alt_response(503, schema=ErrorSchema, example=error_payload(503, _UNREACHABLE),
+                  description="Docker unreachable, or a pass still running")
 def apply(args: dict) -> dict:
     """Run one pass now and answer with its recap (optionally after waiting for health)"""
     steward = current_steward()
@@ -99,7 +120,7 @@ def _leader_only(steward: Steward) -> None:
 
 @blp.route("/webhooks/deliveries")
 class Deliveries(MethodView):
-    @blp.response(200, DeliveryListSchema)
+    @blp.response(200, DeliveryListSchema, example=DELIVERIES_EXAMPLE)
     def get(self) -> dict:
         """The last 50 webhook messages and how their delivery went, newest first"""
         with current_steward().store.reader() as session:
@@ -107,8 +128,11 @@ class Deliveries(MethodView):
 
 
 @blp.route("/images/check", methods=["POST"])
-@blp.response(200, ImageCheckListSchema)
-@blp.alt_response(409, description="This replica is not the leader; ask the leader")
+@blp.response(200, ImageCheckListSchema, example=IMAGE_CHECK_EXAMPLE)
+@blp.alt_response(409, schema=ErrorSchema, example=_FOLLOWER,
+                  description="This replica is not the leader; ask the leader")
+@blp.alt_response(503, schema=ErrorSchema, example=error_payload(503, _UNREACHABLE),
+                  description="Docker unreachable")
 def check_images() -> dict:
     """Ask each running service's registry whether its image tag moved on (no pull)"""
     _leader_only(current_steward())
