@@ -15,10 +15,10 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from app.access import origin
-from app.api.git.schemas import WebhookResultSchema
+from app.api.git.schemas import FETCHING_EXAMPLE, IGNORED_EXAMPLE, WebhookResultSchema
 from app.api.git.signatures import verify
 from app.desired_state.follow import GitFollower
-from app.extensions import Blueprint
+from app.extensions import Blueprint, ErrorSchema, error_payload
 from app.steward import Steward, current_steward, utcnow
 from app.store.events import record_event
 
@@ -28,16 +28,23 @@ blp = Blueprint("git", __name__, url_prefix="/api/system/git",
 #: Who the event log names for a delivery: the git host has no token name.
 ACTOR = "git-webhook"
 
+_REFUSED = error_payload(401, "Webhook refused: X-Hub-Signature-256 does not match "
+                              "STEWARD_GIT_WEBHOOK_SECRET")
+_OFF = error_payload(404, "Git webhooks are off: set STEWARD_GIT_WEBHOOK_SECRET (and "
+                          "STEWARD_GIT_URL) to have pushes fetched at once")
+
 
 @blp.route("/webhook")
 class WebhookView(MethodView):
     @blp.doc(security=[])
-    @blp.response(202, WebhookResultSchema)
-    @blp.alt_response(200, schema=WebhookResultSchema,
+    @blp.response(202, WebhookResultSchema, example=FETCHING_EXAMPLE)
+    @blp.alt_response(200, schema=WebhookResultSchema, example=IGNORED_EXAMPLE,
                       description="Signed, but not a push to the followed branch: ignored")
-    @blp.alt_response(401, description="No signature, or a wrong one; the attempt is an event")
-    @blp.alt_response(404, description="Webhooks are off: no STEWARD_GIT_WEBHOOK_SECRET, "
-                                       "or no STEWARD_GIT_URL to fetch")
+    @blp.alt_response(401, schema=ErrorSchema, example=_REFUSED,
+                      description="No signature, or a wrong one; the attempt is an event")
+    @blp.alt_response(404, schema=ErrorSchema, example=_OFF,
+                      description="Webhooks are off: no STEWARD_GIT_WEBHOOK_SECRET, "
+                                  "or no STEWARD_GIT_URL to fetch")
     def post(self) -> tuple[dict, int]:
         """Fetch the followed branch now, on a signed push from the git host"""
         steward = current_steward()

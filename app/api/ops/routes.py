@@ -54,9 +54,38 @@ class ReadySchema(Schema):
         "description": "The replica whose lease is in force; null while none is"})
 
 
+#: `/readyz` on a leader, and on one whose database refused a write (a disk gone read-only).
+READY_EXAMPLE = {"ready": True, "database": "ok", "scheduler": "running",
+                 "docker": {"reachable": True, "detail": None,
+                            "checked_at": "2026-11-30T12:00:00Z"},
+                 "role": "leader", "replica": "steward-a:4242", "leader": "steward-a:4242"}
+NOT_READY_EXAMPLE = {**READY_EXAMPLE, "ready": False,
+                     "database": "read-only: attempt to write a readonly database"}
+
+#: The fleet's part of a scrape of `/metrics` (prometheus_client's text format 0.0.4), one
+#: running service; the process, pass and stats metrics come before and after it.
+_STATUS = 'steward_service_status{category="ai",service="rtdetr",status="%s"} %s\n'
+METRICS_EXAMPLE = (
+    "# HELP steward_service_status 1 for the service's current status, 0 for the others\n"
+    "# TYPE steward_service_status gauge\n"
+    + "".join(_STATUS % (status, "1.0" if status == "running" else "0.0")
+              for status in STATUSES)
+    + "# HELP steward_service_restarts_total Restarts of the service\n"
+    "# TYPE steward_service_restarts_total counter\n"
+    'steward_service_restarts_total{category="ai",service="rtdetr"} 2.0\n'
+    "# HELP steward_service_failure_count Consecutive failures counted toward the failure "
+    "limit\n"
+    "# TYPE steward_service_failure_count gauge\n"
+    'steward_service_failure_count{category="ai",service="rtdetr"} 0.0\n'
+    "# HELP steward_desired_state_info The desired state in force\n"
+    "# TYPE steward_desired_state_info gauge\n"
+    'steward_desired_state_info{digest="862dc133e2c81cfe8b7307b08b8960c9658dbfd4b47e9db141c9823'
+    '3f6bd4f6c",dirty="false",revision="9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"} 1.0\n')
+
+
 @blp.route("/healthz")
 @blp.doc(security=[])
-@blp.response(200, AliveSchema)
+@blp.response(200, AliveSchema, example={"status": "alive"})
 def healthz() -> dict:
     """Liveness: the process answers"""
     return {"status": "alive"}
@@ -64,8 +93,9 @@ def healthz() -> dict:
 
 @blp.route("/readyz")
 @blp.doc(security=[])
-@blp.response(200, ReadySchema)
-@blp.alt_response(503, schema=ReadySchema, description="Not ready: database or scheduler")
+@blp.response(200, ReadySchema, example=READY_EXAMPLE)
+@blp.alt_response(503, schema=ReadySchema, description="Not ready: database or scheduler",
+                  example=NOT_READY_EXAMPLE)
 def readyz() -> tuple[dict, int]:
     """Readiness: the database takes writes and, on the leader, the reconcile job runs"""
     steward = current_steward()
@@ -94,7 +124,8 @@ def readyz() -> tuple[dict, int]:
 
 @blp.route("/metrics")
 @blp.doc(responses={"200": {"description": "Prometheus text format",
-                            "content": {"text/plain": {"schema": {"type": "string"}}}}})
+                            "content": {"text/plain": {"schema": {"type": "string"},
+                                                       "example": METRICS_EXAMPLE}}}})
 def prometheus_metrics() -> Response:
     """Prometheus metrics: per-service status, restarts, failures, passes, probes, errors"""
     registry = current_steward().metrics
