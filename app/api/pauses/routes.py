@@ -15,7 +15,7 @@ from app.api.pauses.schemas import (
     MAX_PAUSE_SECONDS, PauseListSchema, PauseRequestSchema, PauseResultSchema,
 )
 from app.desired_state.spec import CATEGORIES
-from app.extensions import Blueprint
+from app.extensions import Blueprint, ErrorSchema
 from app.steward import current_steward, utcnow
 from app.store import pauses
 from app.store.models import ServiceRecord
@@ -103,10 +103,10 @@ class Pauses(MethodView):
 @blp.response(200, PauseResultSchema, example={
     "success": True, "pause": _PAUSE,
     "message": "Self-healing of service 'rtdetr' paused until 2026-11-30T14:00:00Z"})
-@blp.alt_response(404, description="Service not found", example=_NO_SERVICE)
-@blp.alt_response(400, description="The pause would end in the past, or after 7 days",
-                  example=_TOO_LONG)
-@blp.alt_response(422, description="Neither or both of until and duration",
+@blp.alt_response(404, schema=ErrorSchema, description="Service not found", example=_NO_SERVICE)
+@blp.alt_response(400, schema=ErrorSchema, example=_TOO_LONG,
+                  description="The pause would end in the past, or after 7 days")
+@blp.alt_response(422, schema=ErrorSchema, description="Neither or both of until and duration",
                   example=_BAD_END)
 def pause_service(args: dict, name: str) -> dict:
     """Pause self-healing of one service until a time"""
@@ -116,7 +116,7 @@ def pause_service(args: dict, name: str) -> dict:
 @blp.route("/services/<string:name>/resume", methods=["POST"])
 @blp.response(200, PauseResultSchema, example={
     "success": True, "pause": None, "message": "Self-healing of service 'rtdetr' resumed"})
-@blp.alt_response(404, description="Service not found", example=_NO_SERVICE)
+@blp.alt_response(404, schema=ErrorSchema, description="Service not found", example=_NO_SERVICE)
 def resume_service(name: str) -> dict:
     """End a service's pause now"""
     return _resume("service", name)
@@ -128,10 +128,10 @@ def resume_service(name: str) -> dict:
 @blp.response(200, PauseResultSchema, example={
     "success": True, "pause": {**_CATEGORY_PAUSE, "reason": "GPU driver update"},
     "message": "Self-healing of category 'ai' paused until 2026-11-30T14:00:00Z"})
-@blp.alt_response(404, description="Category not found", example=_NO_CATEGORY)
-@blp.alt_response(400, description="The pause would end in the past, or after 7 days",
-                  example=_TOO_LONG)
-@blp.alt_response(422, description="Neither or both of until and duration",
+@blp.alt_response(404, schema=ErrorSchema, description="Category not found", example=_NO_CATEGORY)
+@blp.alt_response(400, schema=ErrorSchema, example=_TOO_LONG,
+                  description="The pause would end in the past, or after 7 days")
+@blp.alt_response(422, schema=ErrorSchema, description="Neither or both of until and duration",
                   example=_BAD_END)
 def pause_category(args: dict, category: str) -> dict:
     """Pause self-healing of every service of a category until a time"""
@@ -141,7 +141,7 @@ def pause_category(args: dict, category: str) -> dict:
 @blp.route("/categories/<string:category>/resume", methods=["POST"])
 @blp.response(200, PauseResultSchema, example={
     "success": True, "pause": None, "message": "Self-healing of category 'ai' was not paused"})
-@blp.alt_response(404, description="Category not found", example=_NO_CATEGORY)
+@blp.alt_response(404, schema=ErrorSchema, description="Category not found", example=_NO_CATEGORY)
 def resume_category(category: str) -> dict:
     """End a category's pause now"""
     return _resume("category", category)

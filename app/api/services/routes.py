@@ -18,7 +18,7 @@ from app.api.services.schemas import (
     DETAIL_EXAMPLE, SERVICE_EXAMPLE, ServiceActionSchema, ServiceDetailSchema, ServiceListSchema,
     ServiceQueryArgsSchema,
 )
-from app.extensions import Blueprint, ErrorSchema
+from app.extensions import Blueprint, ErrorSchema, error_payload
 from app.overview import get_service
 from app.steward import current_steward, utcnow
 from app.store.events import recent_events
@@ -47,6 +47,10 @@ _ERROR_DETAILS = {
          "directory')); Steward retries on its own",
     500: "Internal server error; see Steward's log for details",
 }
+_BAD_CATEGORY = {
+    **error_payload(422, "Invalid query parameter 'category': must be one of: "
+                         "infrastructure, ai, monitoring"),
+    "errors": {"query": {"category": ["must be one of: infrastructure, ai, monitoring"]}}}
 _PHRASES = {400: "Bad Request", 404: "Not Found", 409: "Conflict",
             503: "Service Unavailable", 500: "Internal Server Error"}
 
@@ -75,6 +79,8 @@ class Services(MethodView):
                         "ai": {"total": 5, "healthy": 4, "unhealthy": 1},
                         "monitoring": {"total": 2, "healthy": 2, "unhealthy": 0}},
         "timestamp": "2025-12-23T12:00:00Z"})
+    @blp.alt_response(422, schema=ErrorSchema, description="Unknown category",
+                      example=_BAD_CATEGORY)
     @_documents(503, 500)
     def get(self, args: dict) -> Response:
         """List managed services, optionally of one category"""
