@@ -6,9 +6,11 @@ a live server and real containers in tests/integration.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Iterator
 
 import pytest
 from flask.testing import FlaskClient
+from jsonschema import Draft4Validator
 
 from app.steward import Steward
 from app.store.models import RuntimeState
@@ -17,6 +19,7 @@ from app.store.runtime import set_engine_status
 CONTRACT_FIELDS = ["name", "display_name", "category", "status", "enabled", "container_id",
                    "image", "port", "failure_count", "restart_count", "last_restart_at",
                    "uptime_seconds"]
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
 def test_list_has_exactly_the_contract_fields(fleet: Steward, client: FlaskClient) -> None:
@@ -152,6 +155,72 @@ def test_openapi_documents_every_endpoint_and_error(app, client: FlaskClient) ->
     for url in ("/api/docs", "/api/docs/assets/swagger-ui-bundle.js"):
         with client.get(url) as response:
             assert response.status_code == 200, url
+
+
+def _documented(spec: dict) -> Iterator[tuple[str, dict]]:
+    """Every media type of every response (but flask-smorest's generic `default`) and every
+    request body in the document, named `METHOD path status type`."""
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method not in METHODS:  # path-level `parameters`
+                continue
+            where = f"{method.upper()} {path}"
+            for status, response in operation["responses"].items():
+                if status != "default":
+                    response = _resolved(spec, response)
+                    assert response.get("content"), f"{where} {status} documents no body"
+                    for kind, media in response["content"].items():
+                        yield f"{where} {status} {kind}", media
+            for kind, media in operation.get("requestBody", {}).get("content", {}).items():
+                yield f"{where} body {kind}", media
+
+
+def _resolved(spec: dict, node: dict) -> dict:
+    while "$ref" in node:
+        section, name = node["$ref"].split("/")[-2:]
+        node = spec["components"][section][name]
+    return node
+
+
+def _json_schema(spec: dict, node: object) -> object:
+    """An OpenAPI 3.0 schema as JSON Schema: references inlined, and `nullable` spelt as
+    a null type (apispec writes a nullable nested schema as `anyOf: [ref, {type: object,
+    nullable}]`, whose second branch can only mean null)."""
+    if isinstance(node, list):
+        return [_json_schema(spec, item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _json_schema(spec, v) for k, v in _resolved(spec, node).items()}
+    if not node.pop("nullable", False):
+        return node
+    if node == {"type": "object"}:
+        return {"type": "null"}
+    return {**node, "type": [node["type"], "null"]} if "type" in node else \
+        {"anyOf": [node, {"type": "null"}]}
+
+
+def test_every_body_in_the_openapi_document_has_an_example(client: FlaskClient) -> None:
+    """Success, error and request bodies alike: readers of /api/docs learn the API from them."""
+    spec = client.get("/api/openapi.json").get_json()
+    missing = [where for where, media in _documented(spec)
+               if "example" not in media and "examples" not in media]
+    assert missing == []
+
+
+def test_every_example_in_the_openapi_document_fits_its_schema(client: FlaskClient) -> None:
+    """An example with a renamed or missing field would teach the wrong API."""
+    spec = client.get("/api/openapi.json").get_json()
+    checked = 0
+    for where, media in _documented(spec):
+        examples = [e["value"] for e in media.get("examples", {}).values()]
+        validator = Draft4Validator(_json_schema(spec, media.get("schema", {})),
+                                    format_checker=Draft4Validator.FORMAT_CHECKER)
+        for example in examples + ([media["example"]] if "example" in media else []):
+            errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+                      for e in validator.iter_errors(example)]
+            assert errors == [], where
+            checked += 1
+    assert checked > 60, "the walk above found the examples"
 
 
 @pytest.mark.parametrize("method, url, code", [
