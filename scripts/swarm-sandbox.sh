@@ -9,7 +9,8 @@
 # STEWARD_SWARM_DIR (default /var/tmp/steward-swarm) holds its data root, exec root, pidfile
 # and socket. It gets a bridge of its own (never --bridge=none: that makes dockerd delete
 # the host's docker0) and address ranges that are checked against the host's routes first,
-# so the host's docker0, routes and Swarm state stay exactly as they were. Needs root.
+# so the host's docker0, routes and Swarm state stay exactly as they were. Each `up` starts
+# on a fresh data root (see up()). Needs root.
 set -euo pipefail
 
 dir="${STEWARD_SWARM_DIR:-/var/tmp/steward-swarm}"
@@ -58,6 +59,11 @@ up() {
     echo "the sandbox is already up"
     echo "DOCKER_HOST=unix://$sock"
     return 0
+  fi
+  # Always a fresh data root: a dockerd with --default-address-pool that starts again on an
+  # old one deletes the link named docker0 (the host's) to renew its default bridge.
+  if [ -e "$dir" ]; then
+    down >/dev/null
   fi
   check_ranges
   mkdir -p "$dir"
