@@ -99,6 +99,18 @@ class Keyring:
                     if sealed.is_sealed(value) else value
         return result
 
+    def sealed_items(self, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
+        """(variable, its ciphertext, its plain text) of every sealed variable: each one of
+        an encrypted env file, then each sealed value; for an engine that hands them over
+        as files (Swarm secrets) rather than in the environment."""
+        pairs = list(pairs)
+        found = [(name, value, plain) for key, value in pairs
+                 if sealed.env_file_index(key) is not None
+                 for name, plain in self._named(key, lambda: self.env_file(value)).items()]
+        return found + [(key, value, self._named(key, lambda: self.decrypt(value)))
+                        for key, value in pairs
+                        if sealed.env_file_index(key) is None and sealed.is_sealed(value)]
+
     @staticmethod
     def _named(key: str, decrypt: Callable[[], T]) -> T:
         try:

@@ -7,16 +7,24 @@ Swarm's update_config and rollback_config, so the engine gates and rolls back; t
 restart policy is Swarm's with Steward's backoff base as its delay, since Swarm restarts
 tasks and Steward only counts their failures. What Swarm cannot do is refused by name
 (`unsupported`), never dropped.
+
+Sealed (age) values become Swarm secrets rather than environment: the file
+`/run/secrets/<VAR>` in the container, named by `<VAR>_FILE` (the convention of the official
+database images), so `docker service inspect` never shows their plain text.
 """
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass, field
 from typing import Any
 
 from docker.types import (
     ContainerSpec, EndpointSpec, Healthcheck, Mount, NetworkAttachmentConfig, Placement,
-    Resources, RestartPolicy, RollbackConfig, ServiceMode, TaskTemplate, UpdateConfig,
+    Resources, RestartPolicy, RollbackConfig, SecretReference, ServiceMode, TaskTemplate,
+    UpdateConfig,
 )
 
+from app.desired_state import sealed
 from app.desired_state.age_secrets import Keyring
 from app.desired_state.spec import ServiceSpec
 from app.engine.options import LABEL_INSTANCE, LABEL_SERVICE, labels, network_name
@@ -24,6 +32,32 @@ from app.engine.options import LABEL_INSTANCE, LABEL_SERVICE, labels, network_na
 _NANOS = 1_000_000_000
 #: The generic resource a GPU node advertises (dockerd --node-generic-resource).
 GPU_RESOURCE = "NVIDIA-GPU"
+#: Where Swarm mounts a service's secrets in its containers.
+SECRETS_DIR = "/run/secrets"
+_SECRET_NAME_MAX = 64  # Swarm's limit on an object's name
+
+
+@dataclass(frozen=True)
+class SwarmSecret:
+    """One sealed variable as a Swarm secret. Swarm secrets cannot change, so the name ends
+    in a hash of the ciphertext (never of the plain text): a rotation is a new secret."""
+
+    name: str
+    variable: str
+    data: str = field(repr=False)
+
+    @property
+    def path(self) -> str:
+        return f"{SECRETS_DIR}/{self.variable}"
+
+
+@dataclass(frozen=True)
+class TaskEnvironment:
+    """What a task gets: plain variables, and the secrets (with their ids, once created)."""
+
+    variables: dict[str, str]
+    secrets: list[SwarmSecret]
+    references: list[SecretReference] = field(default_factory=list)
 
 
 def service_name(instance: str, spec_name: str) -> str:
@@ -53,13 +87,38 @@ def unsupported(spec: ServiceSpec) -> list[str]:
     return problems
 
 
+def task_environment(instance: str, spec: ServiceSpec, keyring: Keyring = Keyring()
+                     ) -> TaskEnvironment:
+    """`spec`'s environment split: plain values stay variables; each sealed one becomes a
+    secret, with `<VAR>_FILE` naming its file (unless the spec sets that itself)."""
+    secrets = [SwarmSecret(_secret_name(instance, spec.name, variable, ciphertext), variable,
+                           plain)
+               for variable, ciphertext, plain in keyring.sealed_items(spec.environment)]
+    sealed_names = {s.variable for s in secrets}
+    plain = {k: v for k, v in keyring.environment(
+        (k, v) for k, v in spec.environment if not _sealed(k, v)).items()
+        if k not in sealed_names}
+    return TaskEnvironment({**{f"{s.variable}_FILE": s.path for s in secrets}, **plain},
+                           secrets)
+
+
+def _sealed(key: str, value: str) -> bool:
+    return sealed.env_file_index(key) is not None or sealed.is_sealed(value)
+
+
+def _secret_name(instance: str, service: str, variable: str, ciphertext: str) -> str:
+    digest = hashlib.sha256(f"{variable}\0{ciphertext}".encode()).hexdigest()[:12]
+    return f"{instance}_{service}_{variable}"[:_SECRET_NAME_MAX - 13] + f"_{digest}"
+
+
 def service_options(instance: str, spec: ServiceSpec, *, replicas: int,
-                    secrets: Keyring = Keyring(), force_update: int | None = None
-                    ) -> dict[str, Any]:
+                    environment: TaskEnvironment | None = None,
+                    force_update: int | None = None) -> dict[str, Any]:
     """The keyword arguments of `APIClient.create_service` (and `update_service`)."""
+    environment = environment or task_environment(instance, spec)
     return {
         "name": service_name(instance, spec.name),
-        "task_template": _task_template(instance, spec, secrets, force_update),
+        "task_template": _task_template(instance, spec, environment, force_update),
         "labels": labels(instance, spec),
         "mode": ServiceMode("replicated", replicas=replicas),
         # delay = monitor: each new task proves itself before the next replica is replaced,
@@ -86,12 +145,12 @@ def _order(spec: ServiceSpec) -> str:
     return spec.update.order or "start-first"
 
 
-def _task_template(instance: str, spec: ServiceSpec, secrets: Keyring,
+def _task_template(instance: str, spec: ServiceSpec, environment: TaskEnvironment,
                    force_update: int | None) -> TaskTemplate:
     placement = spec.placement
     gpus = sum(g.count or 0 for g in spec.gpus)
     return TaskTemplate(
-        container_spec=_container_spec(instance, spec, secrets),
+        container_spec=_container_spec(instance, spec, environment),
         resources=Resources(
             cpu_limit=int(spec.resources.cpus * _NANOS) if spec.resources.cpus else None,
             mem_limit=spec.resources.memory_bytes,
@@ -110,13 +169,14 @@ def _task_template(instance: str, spec: ServiceSpec, secrets: Keyring,
         force_update=force_update)
 
 
-def _container_spec(instance: str, spec: ServiceSpec, secrets: Keyring) -> ContainerSpec:
+def _container_spec(instance: str, spec: ServiceSpec, environment: TaskEnvironment
+                    ) -> ContainerSpec:
     check = spec.healthcheck
     return ContainerSpec(
         image=spec.image,
         command=list(spec.entrypoint) if spec.entrypoint else None,
         args=list(spec.command) if spec.command else None,
-        env=secrets.environment(spec.environment),
+        env=environment.variables, secrets=environment.references or None,
         labels={**dict(spec.labels), LABEL_INSTANCE: instance, LABEL_SERVICE: spec.name},
         mounts=[Mount(v.target, v.source, type=v.kind, read_only=v.read_only)
                 for v in spec.volumes] + [Mount(t, None, type="tmpfs") for t in spec.tmpfs],

@@ -10,7 +10,8 @@ import pytest
 from app.desired_state.spec import (
     DeviceRequest, HealthCheck, Placement, PortMapping, UpdatePolicy,
 )
-from app.engine.swarm_options import service_options, unsupported
+from app.desired_state import age_secrets, sealed
+from app.engine.swarm_options import service_options, task_environment, unsupported
 from tests.helpers import spec
 
 WEB = spec(replicas=3, update=UpdatePolicy(order="stop-first", monitor=7, deadline=60,
@@ -70,3 +71,33 @@ def test_ports_in_host_mode() -> None:
     assert service_options("t", on_host, replicas=1)["endpoint_spec"]["Ports"] == [
         {"PublishedPort": 8080, "TargetPort": 80, "Protocol": "tcp", "PublishMode": "host"}]
     assert on_host.spec_hash != replace(on_host, port_mode=None).spec_hash  # it is drift
+
+
+def test_sealed_values_become_swarm_secrets_named_by_their_ciphertext(tmp_path) -> None:
+    key_text, recipient = age_secrets.generate()
+    (tmp_path / "age.key").write_text(key_text)
+    keyring = age_secrets.Keyring(str(tmp_path / "age.key"))
+    token = age_secrets.encrypt(b"s3cret-token", [recipient])
+    env_file = age_secrets.encrypt(b"DB_USER=app\nDB_PASSWORD=hunter2\n", [recipient])
+    sealed_spec = spec(name="a" * 40, environment=(
+        (sealed.env_file_key(0, "db.env.age"), env_file), ("MODE", "plain"),
+        ("API_TOKEN", token)))
+
+    environment = task_environment("t0123456789", sealed_spec, keyring)
+
+    assert environment.variables == {
+        "MODE": "plain", "DB_USER_FILE": "/run/secrets/DB_USER",
+        "DB_PASSWORD_FILE": "/run/secrets/DB_PASSWORD", "API_TOKEN_FILE": "/run/secrets/API_TOKEN"}
+    by_variable = {s.variable: s for s in environment.secrets}
+    assert {v: s.data for v, s in by_variable.items()} == {
+        "DB_USER": "app", "DB_PASSWORD": "hunter2", "API_TOKEN": "s3cret-token"}
+    names = [s.name for s in environment.secrets]
+    assert all(len(n) <= 64 and n.startswith("t0123456789_aaaa") for n in names)
+    assert len(set(names)) == 3 and "hunter2" not in repr(environment.secrets)
+    rotated = replace(sealed_spec, environment=(
+        ("API_TOKEN", age_secrets.encrypt(b"s3cret-token", [recipient])),))
+    assert task_environment("t0123456789", rotated, keyring).secrets[0].name != \
+        by_variable["API_TOKEN"].name  # Swarm secrets cannot change: a rotation is a new one
+    container = service_options("t", sealed_spec, replicas=1, environment=environment)[
+        "task_template"]["ContainerSpec"]
+    assert "hunter2" not in str(container["Env"]) and "s3cret" not in str(container["Env"])
