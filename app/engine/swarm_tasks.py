@@ -30,8 +30,11 @@ DEFAULT_GRACE = timedelta(seconds=30)
 
 
 def observe_service(service: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]],
-                    now: datetime, grace: timedelta = DEFAULT_GRACE) -> ObservedContainer:
-    """The service as one observation: its replicas, tasks, failures and last update."""
+                    now: datetime, grace: timedelta = DEFAULT_GRACE,
+                    node_names: Mapping[str, str] | None = None) -> ObservedContainer:
+    """The service as one observation: its replicas, tasks (on nodes named by their
+    hostnames where known), failures and last update."""
+    names = node_names or {}
     spec = service.get("Spec") or {}
     labels = spec.get("Labels") or {}
     desired = replicas_of(spec)
@@ -58,7 +61,7 @@ def observe_service(service: Mapping[str, Any], tasks: Sequence[Mapping[str, Any
         service_id=service["ID"], replicas=desired, running_replicas=len(running),
         task_failures=len(failures), last_task_error=_error(failures[-1]) if failures else None,
         update_state=update.get("State"), update_message=update.get("Message"),
-        tasks=tuple((t.get("NodeID", "")[:12], t.get("Slot") and str(t["Slot"]) or "",
+        tasks=tuple((names.get(t.get("NodeID", ""), t.get("NodeID", "")[:12]), t.get("Slot") and str(t["Slot"]) or "",
                      _state(t)) for t in sorted(current, key=lambda t: t.get("Slot") or 0)))
 
 

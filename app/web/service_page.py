@@ -18,6 +18,7 @@ from app.desired_state import secrets
 from app.errors import ActionFailed, EngineUnavailable
 from app.history import histories
 from app.overview import get_service
+from app.replicas import replicas_detail
 from app.steward import current_steward, utcnow
 from app.store.events import recent_events
 from app.store.models import RuntimeState, ServiceRecord
@@ -58,8 +59,9 @@ class EventFilter:
                 "errors": kind == "error" or kind.endswith("-failed")}[self.kinds]
 
 
-def _service_view(name: str) -> tuple[Row, list, list[str]] | None:
-    """The service's row (with 30 days of history), its filtered events and its drift."""
+def _service_view(name: str) -> tuple[Row, list, list[str], dict] | None:
+    """The service's row (with 30 days of history), its filtered events, its drift and (on
+    Swarm) its replicas and tasks, from the reconciler's last observation."""
     steward, now = current_steward(), utcnow()
     with steward.store.reader() as session:
         service = get_service(session, name, now)
@@ -70,7 +72,8 @@ def _service_view(name: str) -> tuple[Row, list, list[str]] | None:
         events = [e for e in recent_events(session, service=name, limit=500)
                   if wanted.shows(e.kind)][:EVENTS_SHOWN]
         drift = session.get(RuntimeState, name).drift or []
-    return make_row(service, history.get(name)), events, drift
+    return make_row(service, history.get(name)), events, drift, \
+        replicas_detail(steward.reconciler.last_observed, name)
 
 
 @bp.get("/services/<name>")
@@ -80,7 +83,7 @@ def service_page(name: str) -> str | tuple[str, int]:
     view = _service_view(name)
     if view is None:
         return _error_page(404, f"Service '{name}' not found")
-    row, events, drift = view
+    row, events, drift, replicas = view
     fleet = read_for(steward, utcnow())
     with steward.store.reader() as session:
         record = session.get(ServiceRecord, name)
@@ -88,6 +91,7 @@ def service_page(name: str) -> str | tuple[str, int]:
     runtime_id = _container_id(name)
     return render_template("service.html", row=row, fleet=fleet, events=events,
                            spec_text=spec_text, written=written, drift=drift,
+                           replicas=replicas,
                            logs=_log_tail(runtime_id), version=position,
                            event_kinds=EVENT_KINDS, event_filter=EventFilter.from_args(
                                request.args), log_lines=LOG_LINES,
@@ -100,10 +104,10 @@ def service_live(name: str) -> tuple[dict, int] | dict:
     view = _service_view(name)
     if view is None:
         return {"detail": f"Service '{name}' not found"}, 404
-    row, events, drift = view
+    row, events, drift, replicas = view
     fleet = read_for(current_steward(), utcnow())
     return {"state": render_template("_service_state.html", row=row, fleet=fleet, drift=drift,
-                                     csrf=""),
+                                     replicas=replicas, csrf=""),
             "events": render_template("_events.html", events=events,
                                       event_filter=EventFilter.from_args(request.args)),
             "status": row.shown, "title": f"{row.shown} · {row.service.display_name} · Steward"}

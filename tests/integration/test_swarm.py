@@ -1,7 +1,8 @@
 """The Swarm engine on the sandbox swarm (scripts/swarm-sandbox.sh), through `steward serve`
 with STEWARD_ENGINE=swarm, as a user runs it: replicas converge, a killed task is replaced,
 a bad update is rolled back by the engine, the failure limit scales to 0, the contract's
-verbs scale and force updates, drift is corrected, and the host's own daemon is untouched.
+verbs scale and force updates, drift is corrected, sealed values travel as Swarm secrets,
+and the host's own daemon is untouched.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Callable, Iterator
 import docker
 import pytest
 
+from app.desired_state import age_secrets
 from app.engine.options import LABEL_INSTANCE
 from app.engine.swarm_engine import SwarmEngine
 from app.errors import ActionFailed
@@ -91,6 +93,10 @@ def test_replicas_converge_and_a_killed_task_is_replaced(
     detail = server.service("web")
     assert len(detail["container_id"]) == 12 and detail["uptime_seconds"] is not None
     assert [t["state"] for t in detail["tasks"]] == ["running", "running"]
+    node = swarm.info()["Name"]
+    assert {t["node"] for t in detail["tasks"]} == {node}  # the node's hostname
+    page = server.get("/services/web").text
+    assert "2/2 running" in page and page.count(f"on <code>{node}</code>: running") == 2
     victim = swarm.containers.list(filters={"label": f"{LABEL_INSTANCE}={instance}"})[0]
     victim.kill()
     wait_for(lambda: state_of(server)[0] == "starting", what="starting while replaced")
@@ -211,3 +217,50 @@ def test_a_dependent_is_held_at_zero_replicas_while_its_dependency_is_down(
              what="web waiting for its dependency")
     server.post("/api/system/services/db/start")
     wait_for(lambda: state_of(server) == ("running", "2/2"), what="web back with db")
+
+
+def test_sealed_values_reach_the_tasks_as_swarm_secrets_never_in_the_service_spec(
+        swarm_url: str, swarm: docker.DockerClient, make_server: Callable[..., LiveServer],
+        desired_dir: Path, tmp_path: Path, test_image: str, instance: str) -> None:
+    key_text, recipient = age_secrets.generate()
+    (tmp_path / "age.key").write_text(key_text)
+
+    def sealed_state(token: str) -> str:
+        armored = age_secrets.encrypt(token.encode(), [recipient])
+        block = "".join(f"        {line}\n" for line in armored.splitlines())
+        return web(test_image, replicas=1) + f"    environment:\n      API_TOKEN: !age |\n{block}"
+
+    write_state(desired_dir, sealed_state("first-token"))
+    server = make_server(DOCKER_HOST=swarm_url, STEWARD_ENGINE="swarm",
+                         STEWARD_AGE_KEY_FILE=str(tmp_path / "age.key"))
+    try:
+        wait_for(lambda: state_of(server) == ("running", "1/1"), what="the service running")
+        assert secret_in_task(swarm, instance) == "first-token"
+        write_state(desired_dir, sealed_state("second-token"))
+        wait_for(lambda: secret_in_task(swarm, instance) == "second-token", timeout=60,
+                 what="the rotated secret in a new task")
+        spec = swarm.services.get(f"{instance}_web").attrs["Spec"]
+        container = spec["TaskTemplate"]["ContainerSpec"]
+        assert "API_TOKEN_FILE=/run/secrets/API_TOKEN" in container["Env"]
+        shown = str(spec) + server.get("/api/system/services/web").text
+        assert "first-token" not in shown and "second-token" not in shown
+        assert [s["SecretName"] for s in container["Secrets"]][0].startswith(
+            f"{instance}_web_API_TOKEN_")
+    finally:
+        server.stop()
+        for service in swarm.services.list(filters={"label": f"{LABEL_INSTANCE}={instance}"}):
+            service.remove()
+        wait_for(lambda: not swarm.containers.list(
+            all=True, filters={"label": f"{LABEL_INSTANCE}={instance}"}), what="tasks gone")
+        for secret in swarm.secrets.list(filters={"label": f"{LABEL_INSTANCE}={instance}"}):
+            secret.remove()
+
+
+def secret_in_task(swarm: docker.DockerClient, instance: str) -> str | None:
+    """What the file the service's running task reads holds (None while it has none)."""
+    for container in swarm.containers.list(filters={"label": f"{LABEL_INSTANCE}={instance}"}):
+        env = dict(e.split("=", 1) for e in container.attrs["Config"]["Env"] or ())
+        result = container.exec_run(["cat", env.get("API_TOKEN_FILE", "/nonexistent")])
+        if result.exit_code == 0:
+            return result.output.decode()
+    return None

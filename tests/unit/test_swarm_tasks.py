@@ -83,7 +83,9 @@ def test_the_observation_names_a_running_container_and_counts_failures() -> None
     assert observed.last_task_error == "task: non-zero exit (3) (exit code 3)"
     assert observed.health is None  # no check: like a container without one
     assert observed.service_id == "svc1"
-    assert [t[1:] for t in observed.tasks] == [("1", "running"), ("2", "running")]
+    assert observed.tasks == (("node1", "1", "running"), ("node1", "2", "running"))
+    named = observe_service(swarm_service(2), tasks, NOW, GRACE, node_names={"node1": "edge-a"})
+    assert [t[0] for t in named.tasks] == ["edge-a", "edge-a"]  # the node's hostname
 
 
 def test_a_service_with_a_check_is_healthy_when_all_replicas_run() -> None:
