@@ -1,4 +1,4 @@
 """`python -m app` runs the `steward` command."""
-from app.cli import main
+from app.cli.commands import main
 
 main()

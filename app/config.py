@@ -71,7 +71,7 @@ SETTINGS: dict[str, tuple[str, Any, type]] = {
     # docker (containers on one host) or swarm (services on the manager DOCKER_HOST names)
     "ENGINE": ("STEWARD_ENGINE", "docker", str),
     # Replicas on one database elect a leader by a lease of this many seconds, renewed
-    # every third of it (app/leadership.py); the name shows who leads (default: host name)
+    # every third of it (app/leadership/lease.py); the name shows who leads (default: host name)
     "LEASE_SECONDS": ("STEWARD_LEASE_SECONDS", 15.0, float),
     "REPLICA_NAME": ("STEWARD_REPLICA_NAME", "", str),
 }

@@ -9,9 +9,9 @@ from typing import Any, Mapping
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from app.access import check_access
+from app.auth.access import check_access
 from app.api import BLUEPRINTS
-from app.auth import TokenConfigError, load_tokens
+from app.auth.tokens import TokenConfigError, load_tokens
 from app.api.ops.routes import registry_for
 from app.api.services.cache import ServiceListCache
 from app.config import ROOT, desired_state_dir, load_config
@@ -20,15 +20,15 @@ from app.desired_state.follow import FileWatcher, GitFollower
 from app.desired_state.loader import LoadSettings
 from app.engine.base import make_engine
 from app.engine.stats import StatsCollector
-from app.notify import Notifier
+from app.notify.webhooks import Notifier
 from app.extensions import Api
-from app.guard import check_body, check_host
-from app.headers import add_security_headers
-from app.leadership import Leadership, identity
-from app.logs import configure_logging
-from app.metrics import LeaderMetrics, StatsMetrics
-from app.ratelimit import RefusalLimiter, count_refusal, refuse_limited_client
-from app.retention import EventPruner
+from app.http.guard import check_body, check_host
+from app.http.headers import add_security_headers
+from app.leadership.lease import Leadership, identity
+from app.telemetry.logs import configure_logging
+from app.telemetry.metrics import LeaderMetrics, StatsMetrics
+from app.http.ratelimit import RefusalLimiter, count_refusal, refuse_limited_client
+from app.store.retention import EventPruner
 from app.health.monitor import HealthMonitor
 from app.reconcile.reconciler import Reconciler, utcnow
 from app.reconcile.scheduler import ReconcileScheduler

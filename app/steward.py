@@ -18,14 +18,14 @@ from app.engine.docker_engine import ContainerEvent
 from app.engine.stats import StatsCollector
 from app.errors import AppError
 from app.health.monitor import HealthMonitor
-from app.history import HistoryCache
-from app.leadership import Leadership
-from app.notify import Notifier
+from app.operations.history import HistoryCache
+from app.leadership.lease import Leadership
+from app.notify.webhooks import Notifier
 from app.reconcile.image_check import ImageCheck, check_images
 from app.reconcile.reconciler import Reconciler, utcnow
 from app.reconcile.scheduler import ReconcileScheduler
 from app.reconcile.watcher import EventWatcher
-from app.retention import EventPruner
+from app.store.retention import EventPruner
 from app.store.db import Store
 from app.store.source import record_sync
 from app.web.feed import FleetFeed
@@ -43,11 +43,11 @@ class Steward:
     health: HealthMonitor
     watcher: EventWatcher
     files: FileWatcher
-    #: This replica's side of the lease: only the leader acts (`app/leadership.py`).
+    #: This replica's side of the lease: only the leader acts (`app/leadership/lease.py`).
     leadership: Leadership
     follower: GitFollower | None = None
     notifier: Notifier | None = None
-    #: Prunes the event log every hour (`app/retention.py`).
+    #: Prunes the event log every hour (`app/store/retention.py`).
     pruner: EventPruner | None = None
     #: The status page's live feed; set by the app factory (`app/web/feed.py`).
     feed: FleetFeed | None = None
@@ -59,7 +59,7 @@ class Steward:
     stats: StatsCollector | None = None
     #: How often the registries are asked about image updates (STEWARD_IMAGE_CHECK_INTERVAL).
     image_check_interval: float = 6 * 3600.0
-    #: The page's history strips, recomputed as events come (`app/history.py`).
+    #: The page's history strips, recomputed as events come (`app/operations/history.py`).
     history: HistoryCache = field(default_factory=HistoryCache)
     #: Called once this replica has stopped acting after losing the lease (`steward serve`
     #: exits, for its supervisor to start it again as a follower).

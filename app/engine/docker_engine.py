@@ -19,7 +19,7 @@ import docker
 import requests
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
 
-from app import metrics
+from app.telemetry import metrics
 from app.desired_state.age_secrets import Keyring
 from app.desired_state.spec import NetworkAttachment, ServiceSpec
 from app.engine.observed import ObservedContainer, ObservedNetwork

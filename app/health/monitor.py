@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from app import metrics
+from app.telemetry import metrics
 from app.desired_state.spec import HealthCheck
 from app.health.probes import Address, probe
 from app.store.db import Store

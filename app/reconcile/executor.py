@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from app import metrics
+from app.telemetry import metrics
 from app.desired_state.spec import CATEGORIES, ServiceSpec
 from app.engine.base import kind_of
 from app.engine.docker_engine import DockerEngine
 from app.errors import ActionFailed, EngineUnavailable
-from app.leadership import holds_lease
+from app.leadership.lease import holds_lease
 from app.reconcile import swarm_steps
 from app.reconcile.actions import Action, Kind, Plan
 from app.reconcile.views import RuntimeView

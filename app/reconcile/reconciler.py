@@ -26,7 +26,7 @@ from app.engine.base import kind_of
 from app.engine.observed import ObservedContainer
 from app.errors import EngineUnavailable
 from app.health.monitor import HealthMonitor, Target
-from app import metrics
+from app.telemetry import metrics
 from app.reconcile import policy
 from app.reconcile.actions import Plan
 from app.reconcile.executor import ExecutionReport, execute

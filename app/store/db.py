@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.desired_state.secrets import without_credentials
 from app.errors import PermanentError
-from app.metrics import STORE_ERRORS
+from app.telemetry.metrics import STORE_ERRORS
 from app.store.models import Event
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"

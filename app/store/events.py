@@ -1,6 +1,6 @@
 """The event log: one row per thing that happened to a service, with its reason.
 
-Append-only but for retention (`app/retention.py`), which prunes old rows and caps the count.
+Append-only but for retention (`app/store/retention.py`), which prunes old rows and caps the count.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def recent_events(session: Session, *, service: str | None = None,
     return list(session.scalars(query))
 
 
-#: The event that ends every page session of a token name (`app/access.py`).
+#: The event that ends every page session of a token name (`app/auth/access.py`).
 SIGNED_OUT = "signed-out"
 
 

@@ -249,7 +249,7 @@ class Delivery(Base):
 
 
 class Lease(Base):
-    """Which Steward replica may act on the engine (one row per lease, `app/leadership.py`).
+    """Which Steward replica may act on the engine (one row per lease, `app/leadership/lease.py`).
 
     `epoch` grows with every change of holder: it is the fencing token a leader's writes
     are checked against, so a leader that lost the lease cannot act on a stale belief.

@@ -8,14 +8,14 @@ from datetime import timedelta
 
 from flask import Response, flash, redirect, render_template, request
 
-from app import operations
-from app.access import current_actor, origin
+from app.operations import service_actions
+from app.auth.access import current_actor, origin
 from app.errors import PermanentError
 from app.desired_state.spec import CATEGORIES
-from app.overview import list_services
+from app.operations.read_model import list_services
 from app.steward import current_steward, utcnow
 from app.store import pauses
-from app.web import csrf
+from app.auth import csrf
 from app.web.format import category as category_label
 from app.web.routes import PAUSE_CHOICES, _error_page, bp
 
@@ -90,7 +90,7 @@ def _carry_out(category: str, action: str, seconds: str) -> tuple[str, bool]:
     refused = []
     for name in names:
         try:
-            operations.perform(steward.store, "restart", name, now,
+            service_actions.perform(steward.store, "restart", name, now,
                                actor=current_actor("page"), origin=origin())
         except PermanentError as err:
             refused.append(str(err))

@@ -2,7 +2,7 @@
 forms, and the live stream at `/api/system/stream`.
 
 Everything is read from the store; only a service page's log tail asks Docker, with a short
-timeout. Actions go through `app.operations.perform`, the same path as the API.
+timeout. Actions go through `app.operations.service_actions.perform`, the same path as the API.
 """
 from __future__ import annotations
 
@@ -19,15 +19,16 @@ from flask import (
     render_template, request,
 )
 
-from app import operations
-from app.access import current_actor, origin, sign_in, sign_out, tokens
+from app.operations import service_actions
+from app.auth.access import current_actor, origin, sign_in, sign_out, tokens
 from app.desired_state.schema import NAME_PATTERN
 from app.extensions import error_payload
 from app.steward import current_steward, utcnow
 from app.store.models import ServiceRecord
 from app.store.pauses import active_pauses
-from app.overview import get_service
-from app.web import csrf, format as web_format
+from app.operations.read_model import get_service
+from app.auth import csrf
+from app.web import format as web_format
 from app.web.feed import CSRF_SLOT, FleetFeed
 from app.web.fleet import Fleet, read_for
 from app.web.view import FILTERS, SORTS, Filters, sparkline
@@ -167,9 +168,9 @@ def _safe_next(target: str | None) -> str:
 def act(name: str, action: str) -> Response | str | tuple:
     if not re.fullmatch(NAME_PATTERN, name):  # never put it in a redirect or a header
         return _reply(404, f"Service {name!r} not found", "")
-    if action not in operations.ACTIONS:
+    if action not in service_actions.ACTIONS:
         return _error_page(404, f"No action '{action}'; one of: "
-                                f"{', '.join(operations.ACTIONS)}")
+                                f"{', '.join(service_actions.ACTIONS)}")
     if not csrf.is_valid():
         return _reply(400, "This form expired or did not come from this page (CSRF check "
                            "failed). Reload the page and try again.", name, fatal=True)
@@ -180,15 +181,15 @@ def act(name: str, action: str) -> Response | str | tuple:
         return confirm_page(name, action)
     steward = current_steward()
     try:
-        message = operations.perform(steward.store, action, name, utcnow(),
+        message = service_actions.perform(steward.store, action, name, utcnow(),
                                      actor=current_actor("page"), origin=origin())
-    except operations.ServiceNotFound as err:
+    except service_actions.ServiceNotFound as err:
         return _reply(404, str(err), name)
-    except operations.ActionRejected as err:
+    except service_actions.ActionRejected as err:
         return _reply(400, str(err), name)
-    except operations.ActionInProgress as err:
+    except service_actions.ActionInProgress as err:
         return _reply(409, str(err), name)
-    except operations.EngineDown as err:
+    except service_actions.EngineDown as err:
         return _reply(503, str(err), name)
     steward.trigger([name])
     return _reply(200, message, name)

@@ -16,9 +16,9 @@ from flask import Response, render_template, request
 
 from app.desired_state import secrets
 from app.errors import ActionFailed, EngineUnavailable
-from app.history import histories
-from app.overview import get_service
-from app.replicas import replicas_detail
+from app.operations.history import histories
+from app.operations.read_model import get_service
+from app.operations.replicas import replicas_detail
 from app.steward import current_steward, utcnow
 from app.store.events import recent_events
 from app.store.models import RuntimeState, ServiceRecord

@@ -13,8 +13,8 @@ from typing import Mapping, Sequence
 from urllib.parse import urlencode
 
 from app.engine.stats import Sample
-from app.history import History, State
-from app.overview import ServiceOverview
+from app.operations.history import History, State
+from app.operations.read_model import ServiceOverview
 
 #: Page statuses, in the order "status" sorts them (worst first).
 SHOWN = ("unhealthy", "stopped", "failed", "starting", "running", "off")

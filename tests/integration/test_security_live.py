@@ -19,7 +19,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser
 
-from app.notify import SIGNATURE_HEADER, post
+from app.notify.webhooks import SIGNATURE_HEADER, post
 from app.store.db import Store
 from tests.helpers import write_state
 from tests.integration.conftest import LiveServer, Receiver, free_port, wait_for

@@ -8,8 +8,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from app.notify import ATTEMPTS, Message, Notifier, Watch, messages, shown_url
-from app.overview import ServiceOverview
+from app.notify.webhooks import ATTEMPTS, Message, Notifier, Watch, messages, shown_url
+from app.operations.read_model import ServiceOverview
 from app.steward import Steward, utcnow
 from app.store.deliveries import recent_deliveries
 from tests.helpers import write_state
@@ -27,7 +27,7 @@ def receiver() -> Iterator[Receiver]:
 def sample(steward: Steward, desired_dir: Path) -> ServiceOverview:
     write_state(desired_dir, "services:\n  web: {category: ai, image: x}\n")
     steward.reconciler.load_desired()
-    from app.overview import get_service
+    from app.operations.read_model import get_service
     with steward.store.reader() as session:
         return get_service(session, "web", utcnow())
 

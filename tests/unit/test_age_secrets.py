@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app.cli import main
+from app.cli.commands import main
 from app.desired_state import DesiredStateError, load_directory
 from app.desired_state import age_secrets, sealed
 from app.desired_state.age_secrets import Keyring, SecretError

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from app import create_app
-from app.auth import TokenConfigError, load_tokens
+from app.auth.tokens import TokenConfigError, load_tokens
 from app.steward import Steward
 from tests.helpers import write_state
 
@@ -117,7 +117,7 @@ def test_bad_token_settings_are_refused_clearly(setting: str, message: str) -> N
 def test_reads_can_be_left_open(tmp_path: Path) -> None:
     tokens = load_tokens({"API_TOKENS": f"bob:operator:{OPERATOR}", "TOKENS_FILE": "",
                           "OPEN_READS": True})
-    from app.auth import required_role
+    from app.auth.tokens import required_role
     assert required_role("GET", "/api/system/services", tokens) is None
     assert required_role("POST", "/api/system/apply", tokens) == "operator"
 

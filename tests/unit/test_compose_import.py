@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from app.cli import main
+from app.cli.commands import main
 from app.desired_state import DesiredStateError, load_directory
 from app.desired_state.compose import ComposeError, import_compose, needed_variables
 from app.desired_state.host_access import HostPolicy

@@ -1,11 +1,11 @@
-"""The 24 h strip and uptime %, folded from the event log (app/history.py)."""
+"""The 24 h strip and uptime %, folded from the event log (app/operations/history.py)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.history import Change, change_of, history_of, histories, segments, strip, uptime
+from app.operations.history import Change, change_of, history_of, histories, segments, strip, uptime
 from app.steward import Steward
 from app.store.events import record_event
 

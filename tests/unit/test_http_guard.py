@@ -11,8 +11,8 @@ from typing import Callable
 import pytest
 from flask import Flask
 
-from app.guard import allowed_hosts, host_name
-from app.headers import PAGE_POLICY
+from app.http.guard import allowed_hosts, host_name
+from app.http.headers import PAGE_POLICY
 from tests.helpers import page_csrf, write_state
 
 OPERATOR = "o" * 8 + "-operator-token-01"

@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.desired_state.follow import GitFollower
-from app.logs import FORMAT, SafeFormatter, escape_controls
+from app.telemetry.logs import FORMAT, SafeFormatter, escape_controls
 
 TOKEN = "ghp_SECRETTOKEN0123456789"
 URL = f"https://steward:{TOKEN}@git.example.invalid/ops/desired.git"

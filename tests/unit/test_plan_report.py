@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 
-from app.cli import main
+from app.cli.commands import main
 from app.desired_state.spec import (
     DesiredState, HealthCheck, PortMapping, Resources, VolumeMount,
 )

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.ratelimit import RefusalLimiter, is_refusal
-from app.retention import EventPruner
+from app.http.ratelimit import RefusalLimiter, is_refusal
+from app.store.retention import EventPruner
 from app.steward import Steward
 from app.store.events import SIGNED_OUT, record_event
 from app.store.models import Event

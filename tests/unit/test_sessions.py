@@ -10,7 +10,7 @@ from typing import Callable
 import pytest
 from flask import Flask
 
-from app.access import CSRF_HEADER, SESSION_KEY
+from app.auth.access import CSRF_HEADER, SESSION_KEY
 from tests.helpers import sign_in, write_state
 
 OPERATOR = "o" * 8 + "-operator-token-01"

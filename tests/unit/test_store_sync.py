@@ -76,7 +76,7 @@ def test_enabled_in_the_file_applies_when_it_changes(steward: Steward,
 
 def test_any_failure_while_loading_is_a_load_error_and_later_edits_still_load(
         steward: Steward, client, desired_dir: Path, monkeypatch) -> None:
-    from app import metrics
+    from app.telemetry import metrics
     from app.reconcile import reconciler
 
     write_state(desired_dir, "services:\n  a: {category: ai, image: x}\n")

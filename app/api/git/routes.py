@@ -2,7 +2,7 @@
 branch now, instead of at the next poll (`STEWARD_GIT_POLL`).
 
 The route takes no API token: the signature over the body (`signatures.py`) authenticates
-the git host, and `app/access.py` lets the route through for that reason. Every refused
+the git host, and `app/auth/access.py` lets the route through for that reason. Every refused
 delivery is an event (`webhook-refused`, with the address it came from), and so is every
 accepted push; a signed delivery about anything else is answered and ignored.
 """
@@ -14,7 +14,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.access import origin
+from app.auth.access import origin
 from app.api.git.schemas import FETCHING_EXAMPLE, IGNORED_EXAMPLE, WebhookResultSchema
 from app.api.git.signatures import verify
 from app.desired_state.follow import GitFollower
@@ -82,7 +82,7 @@ def _follower(steward: Steward) -> GitFollower:
 
 
 def _payload() -> dict:
-    """The delivery's JSON object (`app/guard.py` lets only JSON through)."""
+    """The delivery's JSON object (`app/http/guard.py` lets only JSON through)."""
     try:
         payload = json.loads(request.get_data(cache=True) or b"{}")
     except ValueError:

@@ -10,11 +10,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
-from app import metrics
+from app.telemetry import metrics
 from app.extensions import Blueprint, Schema, UTCTimestamp
-from app.overview import list_services
+from app.operations.read_model import list_services
 from app.status import STATUSES
-from app.leadership import leader
+from app.leadership.lease import leader
 from app.steward import current_steward, utcnow
 from app.store.db import STORE_FAILURES, Store
 from app.store.runtime import engine_status

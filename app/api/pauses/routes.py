@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.access import current_actor, origin
+from app.auth.access import current_actor, origin
 from app.api.pauses.schemas import (
     MAX_PAUSE_SECONDS, PauseListSchema, PauseRequestSchema, PauseResultSchema,
 )

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from app.api.services.schemas import ServiceSchema
-from app.overview import by_category, list_services
+from app.operations.read_model import by_category, list_services
 from app.store.db import Store
 from app.store.runtime import engine_status
 

@@ -12,22 +12,22 @@ from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app import operations
-from app.access import current_actor, origin
+from app.operations import service_actions
+from app.auth.access import current_actor, origin
 from app.api.services.schemas import (
     DETAIL_EXAMPLE, SERVICE_EXAMPLE, ServiceActionSchema, ServiceDetailSchema, ServiceListSchema,
     ServiceQueryArgsSchema,
 )
 from app.extensions import Blueprint, ErrorSchema, error_payload
-from app.overview import get_service
+from app.operations.read_model import get_service
 from app.steward import current_steward, utcnow
 from app.store.events import recent_events
-from app.replicas import replicas_detail
+from app.operations.replicas import replicas_detail
 
 blp = Blueprint("services", __name__, url_prefix="/api/system/services",
                 description="Status of the managed services, and manual actions on them.")
 
-UNAVAILABLE = operations.UNAVAILABLE
+UNAVAILABLE = service_actions.UNAVAILABLE
 _ERRORS = {
     400: "Bad request - the action does not fit the service's state",
     404: "Service not found",
@@ -118,15 +118,15 @@ def _act(name: str, action: str) -> dict:
     steward = current_steward()
     now = utcnow()
     try:
-        message = operations.perform(steward.store, action, name, now, actor=current_actor("api"),
+        message = service_actions.perform(steward.store, action, name, now, actor=current_actor("api"),
                                      origin=origin())
-    except operations.ServiceNotFound as err:
+    except service_actions.ServiceNotFound as err:
         abort(404, message=str(err))
-    except operations.ActionRejected as err:
+    except service_actions.ActionRejected as err:
         abort(400, message=str(err))
-    except operations.ActionInProgress as err:
+    except service_actions.ActionInProgress as err:
         abort(409, message=str(err))
-    except operations.EngineDown as err:
+    except service_actions.EngineDown as err:
         abort(503, message=str(err))
     steward.trigger([name])
     with steward.store.reader() as session:

@@ -5,17 +5,17 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.access import current_actor, origin
+from app.auth.access import current_actor, origin
 from app.api.system.schemas import (
     APPLY_EXAMPLE, APPLY_REQUEST_EXAMPLE, DELIVERIES_EXAMPLE, DESIRED_STATE_EXAMPLE,
     IMAGE_CHECK_EXAMPLE, PLAN_EXAMPLE, ApplyRequestSchema, ApplyResultSchema,
     DeliveryListSchema, DesiredStateSchema, ImageCheckListSchema, PlanSchema,
 )
-from app.apply import ApplyBusy, UnknownService, await_health, run_apply
+from app.operations.apply import ApplyBusy, UnknownService, await_health, run_apply
 from app.errors import EngineUnavailable
 from app.extensions import Blueprint, ErrorSchema, error_payload
-from app.pending import NotObserved, pending_plan
-from app.leadership import leader
+from app.operations.plan_preview import NotObserved, pending_plan
+from app.leadership.lease import leader
 from app.steward import Steward, current_steward, utcnow
 from app.store.applies import recent_applies
 from app.store.deliveries import recent_deliveries

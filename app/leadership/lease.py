@@ -14,7 +14,7 @@ Followers answer the API from the store and record actions there; the leader loo
 store every second for requests recorded on other replicas (request versions, pauses) and
 wakes its reconciler (`on_requests`).
 
-On SQLite, one `steward serve` holds the database (`app/serve_locks.py`), so it takes the
+On SQLite, one `steward serve` holds the database (`app/leadership/serve_locks.py`), so it takes the
 lease at once (`exclusive`): whoever held it before is gone.
 """
 from __future__ import annotations

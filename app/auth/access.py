@@ -17,11 +17,11 @@ import time
 from flask import current_app, g, redirect, request, session
 from werkzeug.wrappers import Response
 
-from app.auth import Identity, Tokens, required_role
+from app.auth.tokens import Identity, Tokens, required_role
 from app.extensions import error_payload
 from app.steward import current_steward, utcnow
 from app.store.events import SIGNED_OUT, record_event, sign_out_generation
-from app.web import csrf
+from app.auth import csrf
 
 SESSION_KEY = "identity"
 CSRF_HEADER = "X-CSRF-Token"

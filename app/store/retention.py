@@ -3,7 +3,7 @@
 Events older than `STEWARD_EVENT_RETENTION_DAYS` (default 30) go, and then all but the
 newest `STEWARD_EVENT_MAX_ROWS` (default 100,000), so neither time nor a flood of refused
 requests grows the table without bound. Sign-outs younger than a page session's lifetime
-are kept whatever the cap says: they are what revokes sessions (`app/access.py`).
+are kept whatever the cap says: they are what revokes sessions (`app/auth/access.py`).
 """
 from __future__ import annotations
 

@@ -44,5 +44,5 @@ def docs_policy(response: Response) -> str:
 
 
 def waitress_headers() -> list[tuple[str, str]]:
-    """The same headers for the answers waitress writes itself (`app/serving.py`)."""
+    """The same headers for the answers waitress writes itself (`app/http/serving.py`)."""
     return [*HEADERS.items(), ("Content-Security-Policy", PAGE_POLICY)]

@@ -16,7 +16,7 @@ from typing import Callable
 from flask import Response, current_app, request
 
 from app.extensions import error_payload
-from app.web.csrf import SAFE_METHODS
+from app.auth.csrf import SAFE_METHODS
 
 WINDOW = 60.0
 #: Past this many clients, those whose minute is over are forgotten.

@@ -65,7 +65,7 @@ class StatsMetrics:
 
 class LeaderMetrics:
     """`steward_leader{instance}`: 1 on the replica that holds the lease, 0 on the others
-    (`app/leadership.py`); `instance` names the replica."""
+    (`app/leadership/lease.py`); `instance` names the replica."""
 
     def __init__(self, leadership) -> None:
         self.leadership = leadership

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from app.errors import PermanentError
-from app.overview import get_service
+from app.operations.read_model import get_service
 from app.reconcile.actions import Kind
 from app.reconcile.recap import Recap, ServiceOutcome, summarize
 from app.reconcile.reconciler import PassResult

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from app.config import desired_state_dir, load_config
-from app.secret_commands import secret
+from app.cli.secret import secret
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -32,8 +32,8 @@ def main() -> None:
 def serve(host: str | None, port: int | None) -> None:
     """Migrate the database, start reconciling and serve the API (waitress)."""
     from app import MAX_BODY_BYTES, create_app
-    from app.serve_locks import AlreadyServing, lock_database, one_migrator
-    from app.serving import serve as serve_app
+    from app.leadership.serve_locks import AlreadyServing, lock_database, one_migrator
+    from app.http.serving import serve as serve_app
     from app.store.db import StoreUnavailable
 
     try:
@@ -110,7 +110,7 @@ def plan(path: Path | None, as_json: bool) -> None:
     """
     from app.desired_state import DesiredStateError
     from app.errors import EngineUnavailable
-    from app.pending import check_plan
+    from app.operations.plan_preview import check_plan
 
     config = load_config()
     root = path or desired_state_dir(config)
@@ -204,7 +204,7 @@ def _apply_remote(url: str, request: dict) -> dict:
 
 def _apply_local(request: dict) -> dict:
     from app import create_app
-    from app.apply import ApplyBusy, UnknownService, await_health, run_apply
+    from app.operations.apply import ApplyBusy, UnknownService, await_health, run_apply
 
     app = create_app()
     steward = app.extensions["steward"]
@@ -300,7 +300,8 @@ def _service_action(service: str, action: str, url: str | None) -> None:
 
 
 def _service_action_here(service: str, action: str) -> None:
-    from app import create_app, operations
+    from app import create_app
+    from app.operations import service_actions
     from app.errors import PermanentError
     from app.steward import utcnow
 
@@ -308,7 +309,7 @@ def _service_action_here(service: str, action: str) -> None:
     steward = app.extensions["steward"]
     steward.store.upgrade()
     try:
-        click.echo(operations.perform(steward.store, action, service, utcnow(), actor="cli"))
+        click.echo(service_actions.perform(steward.store, action, service, utcnow(), actor="cli"))
         steward.reconciler.run_pass([service])
     except PermanentError as err:
         raise click.ClickException(str(err)) from None

@@ -15,7 +15,7 @@ from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
 
 from app.extensions import error_payload
-from app.headers import waitress_headers
+from app.http.headers import waitress_headers
 
 
 class JsonErrorTask(ErrorTask):

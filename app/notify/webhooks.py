@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import requests
 from sqlalchemy import func, select
 
-from app.overview import ServiceOverview, list_services
+from app.operations.read_model import ServiceOverview, list_services
 from app.store.db import Store
 from app.store.deliveries import (
     finish_delivery, note_attempt, pending_deliveries, start_delivery,

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from flask import current_app, request
 
 from app.extensions import error_payload
-from app.web.csrf import SAFE_METHODS
+from app.auth.csrf import SAFE_METHODS
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
