@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-
 ROOT = Path(__file__).resolve().parent.parent
 
 

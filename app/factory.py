@@ -9,34 +9,36 @@ from typing import Any, Mapping
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from app.auth.access import check_access
 from app.api import BLUEPRINTS
-from app.auth.tokens import TokenConfigError, load_tokens
 from app.api.ops.routes import registry_for
 from app.api.services.cache import ServiceListCache
+from app.auth.access import check_access
+from app.auth.tokens import TokenConfigError, load_tokens
 from app.config import ROOT, desired_state_dir, load_config
 from app.desired_state.age_secrets import Keyring
 from app.desired_state.follow import FileWatcher, GitFollower
 from app.desired_state.loader import LoadSettings
+from app.domain.clock import utcnow
 from app.engine.base import make_engine
 from app.engine.stats import StatsCollector
-from app.notify.webhooks import Notifier
 from app.extensions import Api
+from app.health.monitor import HealthMonitor
 from app.http.guard import check_body, check_host
 from app.http.headers import add_security_headers
-from app.leadership.lease import Leadership, identity
-from app.telemetry.logs import configure_logging
-from app.telemetry.metrics import LeaderMetrics, StatsMetrics
 from app.http.ratelimit import RefusalLimiter, count_refusal, refuse_limited_client
-from app.store.retention import EventPruner
-from app.health.monitor import HealthMonitor
-from app.reconcile.reconciler import Reconciler, utcnow
+from app.leadership.lease import Leadership, identity
+from app.notify.webhooks import Notifier
+from app.reconcile.reconciler import Reconciler
 from app.reconcile.scheduler import ReconcileScheduler
 from app.reconcile.watcher import EventWatcher
 from app.steward import Steward
 from app.store.db import Store
+from app.store.retention import EventPruner
+from app.telemetry.logs import configure_logging
+from app.telemetry.metrics import LeaderMetrics, StatsMetrics
 from app.web import format as web_format
-from app.web import routes as web_routes
+from app.web import init_app as add_status_page_routes
+from app.web.blueprint import refuse_cross_site
 from app.web.feed import FleetFeed
 from app.web.fleet import Fleet, read_for
 
@@ -97,12 +99,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _add_status_page(app: Flask, steward: Steward) -> None:
     app.extensions["steward_refusals"] = RefusalLimiter(app.config["REFUSALS_PER_MINUTE"])
-    for check in (refuse_limited_client, check_host, check_body, web_routes.refuse_cross_site,
+    for check in (refuse_limited_client, check_host, check_body, refuse_cross_site,
                   check_access):  # in this order, before any route
         app.before_request(check)
     app.after_request(count_refusal)
     app.after_request(add_security_headers)
-    app.register_blueprint(web_routes.bp)
+    add_status_page_routes(app)
     for name in ("duration", "when", "iso", "category"):
         app.add_template_filter(getattr(web_format, name), name)
 

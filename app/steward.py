@@ -11,26 +11,23 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from flask import current_app
-
 from app.desired_state.follow import FileWatcher, GitFollower, SyncResult
+from app.domain.clock import utcnow
 from app.engine.docker_engine import ContainerEvent
 from app.engine.stats import StatsCollector
 from app.errors import AppError
 from app.health.monitor import HealthMonitor
-from app.operations.history import HistoryCache
 from app.leadership.lease import Leadership
 from app.notify.webhooks import Notifier
+from app.operations.history import HistoryCache
 from app.reconcile.image_check import ImageCheck, check_images
-from app.reconcile.reconciler import Reconciler, utcnow
+from app.reconcile.reconciler import Reconciler
 from app.reconcile.scheduler import ReconcileScheduler
 from app.reconcile.watcher import EventWatcher
-from app.store.retention import EventPruner
 from app.store.db import Store
+from app.store.retention import EventPruner
 from app.store.source import record_sync
 from app.web.feed import FleetFeed
-
-__all__ = ["Steward", "current_steward", "utcnow"]
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +176,6 @@ class Steward:
         self.files.stop()
         self.watcher.stop()
         self.health.stop()
-
-
-def current_steward() -> Steward:
-    return current_app.extensions["steward"]
 
 
 def _in_thread(target: Callable[[], None], name: str) -> None:

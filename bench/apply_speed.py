@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
-from app.operations.apply import run_apply  # noqa: E402
 from app.engine.images import build_busybox_image  # noqa: E402
+from app.operations.apply import run_apply  # noqa: E402
 
 LABEL = "io.steward.instance"
 STEWARD_SERVICE = "io.steward.service"

@@ -16,4 +16,5 @@ with tempfile.TemporaryDirectory() as tmp:
     command.check(alembic_config(store.url))  # the models and the migrations agree
     store.dispose()
 PY
+.venv/bin/lint-imports --no-cache  # imports point down (the contracts in setup.cfg)
 exec .venv/bin/python -m pytest -rs "$@"

@@ -22,9 +22,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from app.desired_state.spec import CATEGORY_RESTART_DEFAULTS, DesiredState, ServiceSpec
+from app.domain.views import RuntimeView
 from app.engine.observed import ObservedContainer
 from app.reconcile.plan import plan
-from app.reconcile.views import RuntimeView
 from app.store.db import Store
 
 

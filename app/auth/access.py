@@ -17,11 +17,12 @@ import time
 from flask import current_app, g, redirect, request, session
 from werkzeug.wrappers import Response
 
-from app.auth.tokens import Identity, Tokens, required_role
-from app.extensions import error_payload
-from app.steward import current_steward, utcnow
-from app.store.events import SIGNED_OUT, record_event, sign_out_generation
 from app.auth import csrf
+from app.auth.tokens import Identity, Tokens, required_role
+from app.domain.clock import utcnow
+from app.extensions import error_payload
+from app.operations.context import current_steward
+from app.store.events import SIGNED_OUT, record_event, sign_out_generation
 
 SESSION_KEY = "identity"
 CSRF_HEADER = "X-CSRF-Token"

@@ -12,9 +12,8 @@ from typing import Any
 
 import click
 
-from app.config import desired_state_dir, load_config
 from app.cli.secret import secret
-
+from app.config import desired_state_dir, load_config
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: The exit status of a `steward serve` that lost the leader's lease.
@@ -32,8 +31,8 @@ def main() -> None:
 def serve(host: str | None, port: int | None) -> None:
     """Migrate the database, start reconciling and serve the API (waitress)."""
     from app import MAX_BODY_BYTES, create_app
-    from app.leadership.serve_locks import AlreadyServing, lock_database, one_migrator
     from app.http.serving import serve as serve_app
+    from app.leadership.serve_locks import AlreadyServing, lock_database, one_migrator
     from app.store.db import StoreUnavailable
 
     try:
@@ -301,9 +300,9 @@ def _service_action(service: str, action: str, url: str | None) -> None:
 
 def _service_action_here(service: str, action: str) -> None:
     from app import create_app
-    from app.operations import service_actions
+    from app.domain.clock import utcnow
     from app.errors import PermanentError
-    from app.steward import utcnow
+    from app.operations import service_actions
 
     app = create_app()
     steward = app.extensions["steward"]

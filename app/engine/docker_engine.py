@@ -19,16 +19,25 @@ import docker
 import requests
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
 
-from app.telemetry import metrics
 from app.desired_state.age_secrets import Keyring
 from app.desired_state.spec import NetworkAttachment, ServiceSpec
 from app.engine.observed import ObservedContainer, ObservedNetwork
 from app.engine.options import (
-    LABEL_BUILD, LABEL_FIELD_HASHES, LABEL_INSTANCE, LABEL_NETWORK, LABEL_SERVICE, LABEL_SPEC,
-    LABEL_SPEC_HASH, container_name, create_options, endpoint_aliases, host_config_options,
+    LABEL_BUILD,
+    LABEL_FIELD_HASHES,
+    LABEL_INSTANCE,
+    LABEL_NETWORK,
+    LABEL_SERVICE,
+    LABEL_SPEC,
+    LABEL_SPEC_HASH,
+    container_name,
+    create_options,
+    endpoint_aliases,
+    host_config_options,
     network_name,
 )
 from app.errors import ActionFailed, ConfigurationError, EngineUnavailable
+from app.telemetry import metrics
 
 __all__ = ["LABEL_INSTANCE", "LABEL_SERVICE", "ContainerEvent", "DockerEngine"]
 

@@ -17,12 +17,13 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Callable
 
 import docker
 import requests
 from docker.errors import DockerException, NotFound
 
+from app.domain.stats import Sample
 from app.engine.options import LABEL_INSTANCE, LABEL_SERVICE
 
 log = logging.getLogger(__name__)
@@ -31,20 +32,6 @@ log = logging.getLogger(__name__)
 STATS_INTERVAL = 10.0
 #: Containers asked at once (and connections to the engine kept for it).
 PARALLEL = 16
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One reading; `cpu_percent` is None for a container's first (no earlier reading)."""
-
-    sampled_at: datetime
-    cpu_percent: float | None
-    memory_bytes: int | None
-    memory_limit_bytes: int | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"cpu_percent": self.cpu_percent, "memory_bytes": self.memory_bytes,
-                "memory_limit_bytes": self.memory_limit_bytes, "sampled_at": self.sampled_at}
 
 
 @dataclass(frozen=True)

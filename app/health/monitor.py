@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from app.telemetry import metrics
 from app.desired_state.spec import HealthCheck
 from app.health.probes import Address, probe
 from app.store.db import Store
 from app.store.runtime import record_probe
+from app.telemetry import metrics
 
 log = logging.getLogger(__name__)
 

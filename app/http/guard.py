@@ -15,8 +15,8 @@ from typing import Any, Mapping
 
 from flask import current_app, request
 
-from app.extensions import error_payload
 from app.auth.csrf import SAFE_METHODS
+from app.extensions import error_payload
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 

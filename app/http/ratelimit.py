@@ -15,8 +15,8 @@ from typing import Callable
 
 from flask import Response, current_app, request
 
-from app.extensions import error_payload
 from app.auth.csrf import SAFE_METHODS
+from app.extensions import error_payload
 
 WINDOW = 60.0
 #: Past this many clients, those whose minute is over are forgotten.

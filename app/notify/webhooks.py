@@ -32,7 +32,10 @@ from sqlalchemy import func, select
 from app.operations.read_model import ServiceOverview, list_services
 from app.store.db import Store
 from app.store.deliveries import (
-    finish_delivery, note_attempt, pending_deliveries, start_delivery,
+    finish_delivery,
+    note_attempt,
+    pending_deliveries,
+    start_delivery,
 )
 from app.store.models import Event
 

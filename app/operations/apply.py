@@ -11,18 +11,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from app.domain.actions import Kind
+from app.domain.clock import utcnow
+from app.domain.recap import Recap, ServiceOutcome, summarize
 from app.errors import PermanentError
 from app.operations.read_model import get_service
-from app.reconcile.actions import Kind
-from app.reconcile.recap import Recap, ServiceOutcome, summarize
 from app.reconcile.reconciler import PassResult
-from app.steward import Steward, utcnow
 from app.store.applies import changes_before
 from app.store.events import record_event
 from app.store.models import ServiceRecord
 from app.store.rollouts import latest_rollout
 from app.store.sync import last_load
+
+if TYPE_CHECKING:
+    from app.steward import Steward
 
 
 class ApplyBusy(PermanentError):

@@ -15,16 +15,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.desired_state import LoadSettings, load_directory
 from app.desired_state.age_secrets import Keyring
+from app.domain.clock import utcnow
+from app.domain.views import RuntimeView
 from app.engine.base import kind_of, make_engine
 from app.errors import PermanentError
 from app.reconcile.plan import plan
 from app.reconcile.report import PlanReport, report
-from app.reconcile.views import RuntimeView
-from app.reconcile.reconciler import utcnow
 from app.store.db import Store
 from app.store.runtime import runtime_views
 from app.store.sync import stored_desired_state
-
 
 if TYPE_CHECKING:
     from app.steward import Steward

@@ -15,17 +15,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from app.telemetry import metrics
 from app.desired_state.spec import CATEGORIES, ServiceSpec
+from app.domain.actions import Action, Kind, Plan
+from app.domain.views import RuntimeView
 from app.engine.base import kind_of
 from app.engine.docker_engine import DockerEngine
 from app.errors import ActionFailed, EngineUnavailable
 from app.leadership.lease import holds_lease
 from app.reconcile import swarm_steps
-from app.reconcile.actions import Action, Kind, Plan
-from app.reconcile.views import RuntimeView
 from app.store.db import Store
-from app.store.runtime import is_current, record_action, record_action_error, record_build
+from app.store.runtime import (
+    is_current,
+    record_action,
+    record_action_error,
+    record_build,
+)
+from app.telemetry import metrics
 
 log = logging.getLogger(__name__)
 

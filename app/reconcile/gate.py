@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Mapping, Sequence
 
 from app.desired_state.spec import DesiredState, ServiceSpec
+from app.domain.views import RuntimeView
 from app.engine.observed import ObservedContainer
 from app.health.probes import Address, probe
 from app.reconcile.rollout import rollout_containers
-from app.reconcile.views import RuntimeView
 
 #: service -> (passing now, since when it would count as passing if it was not already)
 Verdicts = Mapping[str, tuple[bool, datetime | None]]

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Collection, Iterable, Mapping, Sequence
 
 from app.desired_state.spec import (
-    CATEGORIES, CONTAINER_FIELDS, DesiredState, NetworkAttachment, ServiceSpec,
+    CATEGORIES,
+    DesiredState,
+    NetworkAttachment,
+    ServiceSpec,
 )
+from app.domain.actions import Action, Kind, Plan, Waiting
+from app.domain.views import RuntimeView
 from app.engine.observed import ObservedContainer, ObservedNetwork
 from app.reconcile import policy, rollout, swarm_plan
-from app.reconcile.actions import Action, Kind, Plan, Waiting
-from app.reconcile.views import RuntimeView
-from app.status import Status, derive_status
+from app.reconcile.fleet import Fleet, drifted_fields, wait_for_dependencies
 
 
 def plan(desired: DesiredState, observed: Sequence[ObservedContainer],
@@ -45,7 +48,7 @@ def plan(desired: DesiredState, observed: Sequence[ObservedContainer],
     specs = effective(desired, views).services
     picked = {name: _pick(by_service.get(name, []), spec, views[name])
               for name, spec in specs.items()}
-    fleet = _Fleet(specs, {n: p for n, (p, _) in picked.items()}, views, now,
+    fleet = Fleet(specs, {n: p for n, (p, _) in picked.items()}, views, now,
                    stable_period,
                    {n: rollout.rollout_containers(by_service.get(n, []), views[n].rollout)
                     for n in specs})
@@ -107,51 +110,6 @@ def with_dependents(specs: Iterable[ServiceSpec], names: Collection[str]) -> fro
     return frozenset(found)
 
 
-@dataclass(frozen=True)
-class _Fleet:
-    """Everything one pass decides from, so a service's rules can look at its dependencies."""
-
-    specs: Mapping[str, ServiceSpec]
-    containers: Mapping[str, ObservedContainer | None]
-    views: Mapping[str, RuntimeView]
-    now: datetime
-    stable_period: float
-    #: (new, old) container of each service's active rollout.
-    rollouts: Mapping[str, tuple[ObservedContainer | None, ObservedContainer | None]]
-
-    def status(self, name: str) -> Status:
-        view, container = self.views[name], self.containers[name]
-        return derive_status(enabled=view.enabled, pending_action=view.pending_action,
-                             container_state=container.state if container else None,
-                             health=view.health,
-                             has_healthcheck=self.specs[name].healthcheck is not None)
-
-    def down_dependencies(self, name: str) -> list[tuple[str, str]]:
-        """Dependencies whose condition is not met, with what they are instead."""
-        spec = self.specs[name]
-        deps = [d for d in spec.dependencies if d in self.specs]
-        return [(d, state) for d in deps
-                if (state := self._unmet(d, spec.condition(d))) is not None]
-
-    def _unmet(self, dependency: str, condition: str) -> str | None:
-        """None when `dependency` meets `condition`, else what it is instead."""
-        container = self.containers[dependency]
-        if condition == "service_started":
-            return None if container and container.running else self.status(dependency)
-        if condition == "service_completed_successfully":
-            done = container is not None and container.state == "exited" \
-                and container.exit_code == 0
-            return None if done else "not completed"
-        status = self.status(dependency)
-        return None if status == "running" else status
-
-    def completed(self, name: str) -> bool:
-        """A run-once service whose container ran to completion: nothing to heal."""
-        container = self.containers[name]
-        return self.specs[name].restart.mode == "once" and container is not None \
-            and container.state == "exited" and container.exit_code == 0
-
-
 def dependency_order(specs: Iterable[ServiceSpec]) -> list[str]:
     """Names with every dependency first, else infrastructure, ai, monitoring, then by name.
 
@@ -195,16 +153,6 @@ def _effective_tiers(specs: Mapping[str, ServiceSpec],
     return tiers
 
 
-def drifted_fields(spec: ServiceSpec, container: ObservedContainer) -> tuple[str, ...]:
-    """The container fields whose desired value differs from what the container was made from."""
-    if container.spec_hash == spec.spec_hash:
-        return ()
-    wanted = spec.field_hashes()
-    fields = tuple(f for f in CONTAINER_FIELDS
-                   if container.field_hashes.get(f) != wanted.get(f))
-    return fields or ("spec",)
-
-
 def _orphan(container: ObservedContainer, prune: bool) -> Action:
     if prune:
         return Action(Kind.REMOVE_ORPHAN, container.service,
@@ -243,7 +191,7 @@ def _pick(containers: list[ObservedContainer], spec: ServiceSpec, view: RuntimeV
     return ranked[0], ranked[1:]
 
 
-def _service_actions(fleet: _Fleet, name: str) -> list[Action]:
+def _service_actions(fleet: Fleet, name: str) -> list[Action]:
     """The rules for one service, in order of precedence; the first that applies decides."""
     spec, container, rt, now = fleet.specs[name], fleet.containers[name], fleet.views[name], \
         fleet.now
@@ -262,7 +210,7 @@ def _service_actions(fleet: _Fleet, name: str) -> list[Action]:
     down = fleet.down_dependencies(name)
     if container is None:
         if down and not requested:
-            return [_wait_for_dependencies(name, down)]
+            return [wait_for_dependencies(name, down)]
         return [Action(Kind.CREATE, name, "no container")]
     drift = () if rollout.skips_drift(spec, rt) else drifted_fields(spec, container)
     if drift and container.running:
@@ -277,7 +225,7 @@ def _service_actions(fleet: _Fleet, name: str) -> list[Action]:
     if not container.running:
         return _not_running(fleet, name, container, down)
     if down:
-        return [_wait_for_dependencies(name, down)] if rt.health == "unhealthy" else []
+        return [wait_for_dependencies(name, down)] if rt.health == "unhealthy" else []
     moved = _restarted_with(fleet, name)
     if moved:
         return [Action(Kind.RESTART, name, f"restart_with: {moved} was restarted",
@@ -287,14 +235,14 @@ def _service_actions(fleet: _Fleet, name: str) -> list[Action]:
     return _flapping_or_stable(fleet, name)
 
 
-def _not_running(fleet: _Fleet, name: str, container: ObservedContainer,
+def _not_running(fleet: Fleet, name: str, container: ObservedContainer,
                  down: list[tuple[str, str]]) -> list[Action]:
     rt = fleet.views[name]
     if rt.pending_action in ("start", "enable"):
         return [Action(Kind.START, name, f"{rt.pending_action} requested",
                        container_id=container.id)]
     if down:
-        return [_wait_for_dependencies(name, down)]
+        return [wait_for_dependencies(name, down)]
     if fleet.completed(name):
         return []
     if container.state == "created":
@@ -309,7 +257,7 @@ def _not_running(fleet: _Fleet, name: str, container: ObservedContainer,
     return [_heal(Kind.START, fleet, name, container, reason, rt.finished_at or fleet.now)]
 
 
-def _unhealthy(fleet: _Fleet, name: str, container: ObservedContainer) -> list[Action]:
+def _unhealthy(fleet: Fleet, name: str, container: ObservedContainer) -> list[Action]:
     """Restart an unhealthy service, unless a dependency came back too recently to judge."""
     spec, rt = fleet.specs[name], fleet.views[name]
     reason = "unhealthy" + (f": {rt.health_output}" if rt.health_output else "")
@@ -324,7 +272,7 @@ def _unhealthy(fleet: _Fleet, name: str, container: ObservedContainer) -> list[A
     return [_heal(Kind.RESTART, fleet, name, container, reason, fleet.now)]
 
 
-def _flapping_or_stable(fleet: _Fleet, name: str) -> list[Action]:
+def _flapping_or_stable(fleet: Fleet, name: str) -> list[Action]:
     spec, rt, now = fleet.specs[name], fleet.views[name], fleet.now
     if policy.is_flapping(spec.restart, rt, now):
         flips = len(policy.recent_transitions(spec.restart, rt, now))
@@ -339,7 +287,7 @@ def _flapping_or_stable(fleet: _Fleet, name: str) -> list[Action]:
     return []
 
 
-def _restarted_with(fleet: _Fleet, name: str) -> str | None:
+def _restarted_with(fleet: Fleet, name: str) -> str | None:
     """A `restart_with` service that is running again and started after this one did."""
     own = fleet.views[name].started_at
     for dep in fleet.specs[name].restart_with:
@@ -349,7 +297,7 @@ def _restarted_with(fleet: _Fleet, name: str) -> str | None:
     return None
 
 
-def _restarted_since(fleet: _Fleet, name: str, moment: datetime | None) -> str | None:
+def _restarted_since(fleet: Fleet, name: str, moment: datetime | None) -> str | None:
     """A dependency that (re)started after `moment`: the failure then was most likely its."""
     if moment is None:
         return None
@@ -360,13 +308,7 @@ def _restarted_since(fleet: _Fleet, name: str, moment: datetime | None) -> str |
     return None
 
 
-def _wait_for_dependencies(name: str, down: list[tuple[str, str]]) -> Action:
-    listed = ", ".join(f"{dep} ({status})" for dep, status in down)
-    return Action(Kind.WAIT, name, f"waiting for dependency {listed}",
-                  waiting_for=Waiting.DEPENDENCY)
-
-
-def _paused(fleet: _Fleet, name: str, actions: list[Action]) -> list[Action]:
+def _paused(fleet: Fleet, name: str, actions: list[Action]) -> list[Action]:
     """While self-healing is paused, only what an operator asked for is carried out."""
     rt = fleet.views[name]
     if not actions or rt.paused_until is None or fleet.now >= rt.paused_until \
@@ -378,7 +320,7 @@ def _paused(fleet: _Fleet, name: str, actions: list[Action]) -> list[Action]:
                    until=rt.paused_until, waiting_for=Waiting.PAUSE)]
 
 
-def _heal(kind: Kind, fleet: _Fleet, name: str, container: ObservedContainer, reason: str,
+def _heal(kind: Kind, fleet: Fleet, name: str, container: ObservedContainer, reason: str,
           failed_at: datetime) -> Action:
     """Restart a failed service now, wait out its backoff, or give up at the failure limit.
 

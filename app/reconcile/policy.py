@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from app.desired_state.spec import HealthCheck, RestartPolicy
-from app.reconcile.views import RuntimeView
+from app.domain.views import RuntimeView
 
 STABLE_PERIOD_SECONDS = 60.0
 

@@ -13,37 +13,51 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from app.desired_state import (
-    DesiredState, DesiredStateError, LoadSettings, digest_of, load_directory, tree_signature,
+    DesiredState,
+    DesiredStateError,
+    LoadSettings,
+    digest_of,
+    load_directory,
+    tree_signature,
 )
 from app.desired_state.revision import Revision, revision_of
-from app.engine.docker_engine import DockerEngine
+from app.domain.actions import Plan
+from app.domain.clock import utcnow
+from app.domain.recap import summarize
+from app.domain.views import RuntimeView
 from app.engine.base import kind_of
+from app.engine.docker_engine import DockerEngine
 from app.engine.observed import ObservedContainer
 from app.errors import EngineUnavailable
 from app.health.monitor import HealthMonitor, Target
-from app.telemetry import metrics
 from app.reconcile import policy
-from app.reconcile.actions import Plan
 from app.reconcile.executor import ExecutionReport, execute
+from app.reconcile.fleet import drifted_fields
 from app.reconcile.gate import judge_new_containers, probe_address
 from app.reconcile.plan import (
-    drifted_fields, effective, plan, primary_containers, with_dependents,
+    effective,
+    plan,
+    primary_containers,
+    with_dependents,
 )
-from app.reconcile.views import RuntimeView
-from app.store.db import Store
-from app.reconcile.recap import summarize
 from app.store.applies import record_apply
+from app.store.db import Store
 from app.store.rollouts import record_gate
 from app.store.runtime import (
-    consume_pending, record_observations, record_waits, runtime_rows, runtime_views,
+    consume_pending,
+    record_observations,
+    record_waits,
+    runtime_rows,
+    runtime_views,
     set_engine_status,
 )
 from app.store.sync import record_load_failure, stored_desired_state, sync_desired_state
+from app.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +65,6 @@ log = logging.getLogger(__name__)
 ENGINE_RETRY = timedelta(seconds=2)
 #: How often a pass with unchanged files asks git whether the revision moved.
 REVISION_CHECK_SECONDS = 5.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Mapping, Sequence
 
 from app.desired_state.spec import DesiredState
+from app.domain.actions import Action, Kind, Plan, Waiting
+from app.domain.views import RuntimeView
 from app.engine.observed import ObservedContainer
-from app.reconcile.actions import Action, Kind, Plan, Waiting
 from app.reconcile.diff import Change, spec_changes
 from app.reconcile.plan import primary_containers
-from app.reconcile.views import RuntimeView
 
 #: What each kind of step looks like in the text, and which group it counts in.
 _SYMBOLS = {Kind.CREATE: "+", Kind.RECREATE: "~", Kind.START: ">", Kind.RESTART: ">",

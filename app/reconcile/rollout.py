@@ -19,9 +19,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from app.desired_state.spec import ServiceSpec
+from app.domain.actions import Action, Kind, Waiting
+from app.domain.views import RolloutView, RuntimeView
 from app.engine.observed import ObservedContainer
-from app.reconcile.actions import Action, Kind, Waiting
-from app.reconcile.views import RolloutView, RuntimeView
 
 #: The pending actions an operator's retry, and an asked-for image update, leave.
 RETRY = "rollout-retry"

@@ -14,15 +14,11 @@ Where the engines differ, the plan says so in plain data:
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from app.desired_state.spec import ServiceSpec
+from app.domain.actions import Action, Kind, Waiting
 from app.engine.observed import ObservedContainer
 from app.reconcile import policy, rollout
-from app.reconcile.actions import Action, Kind, Waiting
-
-if TYPE_CHECKING:
-    from app.reconcile.plan import _Fleet
+from app.reconcile.fleet import Fleet, drifted_fields, wait_for_dependencies
 
 #: A dependency in one of these is down (not merely starting): its dependents are held at 0
 #: replicas until it is back, rather than crash-looping against it.
@@ -35,10 +31,8 @@ def wanted_replicas(spec: ServiceSpec) -> int:
     return 1 if spec.replicas is None else spec.replicas
 
 
-def service_actions(fleet: _Fleet, name: str) -> list[Action]:
+def service_actions(fleet: Fleet, name: str) -> list[Action]:
     """The rules for one service, in order of precedence; the first that applies decides."""
-    from app.reconcile.plan import _wait_for_dependencies, drifted_fields
-
     spec, svc, rt, now = fleet.specs[name], fleet.containers[name], fleet.views[name], \
         fleet.now
     if rt.rollout is not None and rt.rollout.state == "in_progress":
@@ -58,7 +52,7 @@ def service_actions(fleet: _Fleet, name: str) -> list[Action]:
     down = fleet.down_dependencies(name)
     if svc is None:
         if down and not requested:
-            return [_wait_for_dependencies(name, down)]
+            return [wait_for_dependencies(name, down)]
         return [Action(Kind.CREATE, name, f"no service; {wanted_replicas(spec)} replica(s)")]
     drift = () if rollout.skips_drift(spec, rt) else drifted_fields(spec, svc)
     if drift:
@@ -71,7 +65,7 @@ def service_actions(fleet: _Fleet, name: str) -> list[Action]:
                        container_id=svc.id)]
     if not svc.replicas:
         if down and not requested:
-            return [_wait_for_dependencies(name, down)]
+            return [wait_for_dependencies(name, down)]
         why = f"{rt.pending_action} requested" if requested else "no replica wanted"
         return [Action(Kind.START, name, f"{why}: scale to {wanted_replicas(spec)}",
                        container_id=svc.id)]

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from app.desired_state.spec import ServiceSpec
+from app.domain.actions import Action, Kind
 from app.engine.swarm_engine import SwarmEngine
-from app.reconcile.actions import Action, Kind
 from app.reconcile.swarm_plan import wanted_replicas
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.reconcile.recap import CHANGED_KINDS, UNDONE_KINDS, EarlierChange, Recap
+from app.domain.recap import CHANGED_KINDS, UNDONE_KINDS, EarlierChange, Recap
 from app.store.models import Apply, Event
 from app.store.sync import last_load
 

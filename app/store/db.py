@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.desired_state.secrets import without_credentials
 from app.errors import PermanentError
-from app.telemetry.metrics import STORE_ERRORS
 from app.store.models import Event
+from app.telemetry.metrics import STORE_ERRORS
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 #: Errors that say the database itself is in trouble, not that a statement was wrong.

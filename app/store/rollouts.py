@@ -12,8 +12,8 @@ from typing import Any, Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.reconcile.actions import Action, Kind
-from app.reconcile.views import RolloutView
+from app.domain.actions import Action, Kind
+from app.domain.views import RolloutView
 from app.store.events import record_event
 from app.store.models import Rollout, RuntimeState
 from app.store.sync import last_load

@@ -13,14 +13,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.desired_state.spec import ServiceSpec
+from app.domain.actions import ROLLOUT_STEPS, Action, Kind, Plan
+from app.domain.health import Health, assess
+from app.domain.views import RuntimeView
 from app.engine.observed import ObservedContainer
-from app.health.assessment import Health, assess
-from app.reconcile.actions import ROLLOUT_STEPS, Action, Kind, Plan
-from app.reconcile.views import RuntimeView
 from app.store.events import record_event
-from app.store.rollouts import latest_rollouts, record_rollout_step, to_rollout_view
 from app.store.models import EngineStatus, Rollout, RuntimeState
 from app.store.pauses import pauses_by_service
+from app.store.rollouts import latest_rollouts, record_rollout_step, to_rollout_view
 
 #: Health flips kept per service; more than any sane flapping threshold needs.
 MAX_TRANSITIONS = 50

@@ -8,16 +8,17 @@ from datetime import timedelta
 
 from flask import Response, flash, redirect, render_template, request
 
-from app.operations import service_actions
-from app.auth.access import current_actor, origin
-from app.errors import PermanentError
-from app.desired_state.spec import CATEGORIES
-from app.operations.read_model import list_services
-from app.steward import current_steward, utcnow
-from app.store import pauses
 from app.auth import csrf
+from app.auth.access import current_actor, origin
+from app.desired_state.spec import CATEGORIES
+from app.domain.clock import utcnow
+from app.errors import PermanentError
+from app.operations import service_actions
+from app.operations.context import current_steward
+from app.operations.read_model import list_services
+from app.store import pauses
+from app.web.blueprint import PAUSE_CHOICES, bp, error_page
 from app.web.format import category as category_label
-from app.web.routes import PAUSE_CHOICES, _error_page, bp
 
 BULK = ("restart", "pause", "resume")
 
@@ -27,14 +28,14 @@ BULK = ("restart", "pause", "resume")
 @bp.post("/categories/<category>/<action>")
 def act_on_category(category: str, action: str) -> Response | str | tuple:
     if category not in CATEGORIES or action not in BULK:
-        return _error_page(404, f"No category action '{category}/{action}'; categories: "
+        return error_page(404, f"No category action '{category}/{action}'; categories: "
                                 f"{', '.join(CATEGORIES)}; actions: {', '.join(BULK)}")
     if not csrf.is_valid():
-        return _error_page(400, "This form expired or did not come from this page (CSRF "
+        return error_page(400, "This form expired or did not come from this page (CSRF "
                                 "check failed). Reload the page and try again.")
     seconds = request.form.get("duration", "")
     if action == "pause" and seconds not in dict(PAUSE_CHOICES):
-        return _error_page(400, f"Pause for how long? One of: "
+        return error_page(400, f"Pause for how long? One of: "
                                 f"{', '.join(label for _, label in PAUSE_CHOICES)}")
     if request.form.get("confirm") != "yes":
         return _confirm(category, action, seconds)

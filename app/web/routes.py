@@ -1,40 +1,37 @@
-"""The status page: the fleet at `/`, one service at `/services/<name>`, actions as POST
-forms, and the live stream at `/api/system/stream`.
+"""The status page's fleet at `/`, signing in and out, and actions as POST forms (with
+their "are you sure?" page). The service page, category actions and the live stream have
+modules of their own.
 
-Everything is read from the store; only a service page's log tail asks Docker, with a short
-timeout. Actions go through `app.operations.service_actions.perform`, the same path as the API.
+Everything is read from the store. Actions go through `app.operations.service_actions.perform`, the same path as the API.
 """
 from __future__ import annotations
 
-import json
 import re
-from typing import Iterator
 from urllib.parse import urlsplit
 
-from werkzeug.routing import Rule
-
-from markupsafe import Markup, escape
 from flask import (
-    Blueprint, Response, current_app, flash, g, get_flashed_messages, redirect,
-    render_template, request,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
 )
+from markupsafe import Markup, escape
 
-from app.operations import service_actions
+from app.auth import csrf
 from app.auth.access import current_actor, origin, sign_in, sign_out, tokens
 from app.desired_state.schema import NAME_PATTERN
-from app.extensions import error_payload
-from app.steward import current_steward, utcnow
+from app.domain.clock import utcnow
+from app.operations import service_actions
+from app.operations.context import current_steward
+from app.operations.read_model import get_service
 from app.store.models import ServiceRecord
 from app.store.pauses import active_pauses
-from app.operations.read_model import get_service
-from app.auth import csrf
 from app.web import format as web_format
-from app.web.feed import CSRF_SLOT, FleetFeed
+from app.web.blueprint import PAUSE_CHOICES, bp, error_page, feed, row_flashes
+from app.web.feed import CSRF_SLOT
 from app.web.fleet import Fleet, read_for
-from app.web.view import FILTERS, SORTS, Filters, sparkline
-
-bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/static")
+from app.web.view import FILTERS, SORTS, Filters
 
 #: Actions that stop or interrupt a service ask "are you sure?" first, saying what happens.
 CONFIRM = {"restart": ("Restart", "The container stops (up to its stop timeout) and starts "
@@ -43,35 +40,6 @@ CONFIRM = {"restart": ("Restart", "The container stops (up to its stop timeout) 
                             "until start, restart or enable. The page shows it as off."),
            "disable": ("Disable", "The container stops and self-healing ignores the service "
                                   "until it is enabled again. The page shows it as off.")}
-PAUSE_CHOICES = (("900", "15 minutes"), ("3600", "1 hour"), ("14400", "4 hours"),
-                 ("86400", "24 hours"))
-
-for _name in ("ago", "utc", "hour", "percent", "cpu", "favicon", "unique"):
-    bp.add_app_template_filter(getattr(web_format, _name), _name)
-bp.add_app_template_filter(web_format.size, "bytes")
-bp.add_app_template_filter(sparkline, "spark")
-
-
-def feed() -> FleetFeed:
-    return current_app.extensions["steward_feed"]
-
-
-def refuse_cross_site() -> Response | tuple | None:
-    """Before every request: a state change a browser sends from another site is refused."""
-    if not csrf.is_cross_site():
-        return None
-    if request.path.startswith("/api/"):
-        return error_payload(403, csrf.REFUSED), 403
-    return _error_page(403, csrf.REFUSED)
-
-
-@bp.app_context_processor
-def page_globals() -> dict:
-    identity = getattr(g, "identity", None) if request else None
-    return {"csrf": csrf.token() if request else "", "identity": identity,
-            "auth_enabled": tokens().enabled}
-
-
 @bp.get("/")
 def index() -> str:
     """The fleet; search, status filter and sort come from the URL, so they work (and can
@@ -115,16 +83,6 @@ def _rows_for_page(fleet: Fleet, filters: Filters) -> dict[str, Markup]:
     return rows
 
 
-def row_flashes() -> dict[str, tuple[str, str]]:
-    """Flashed outcomes by service, to show in that service's row as well as on top."""
-    found = {}
-    for category, message in get_flashed_messages(with_categories=True):
-        kind, _, name = category.partition("|")
-        if name:
-            found[name] = (kind, message)
-    return found
-
-
 @bp.get("/login")
 def login_form() -> str:
     return render_template("login.html", next=_safe_next(request.args.get("next")), error=None)
@@ -134,7 +92,7 @@ def login_form() -> str:
 def login() -> Response | tuple:
     """Trade a token for a signed session cookie (HttpOnly, SameSite=Lax, 8 hours)."""
     if not csrf.is_valid():
-        return _error_page(400, "This form expired (CSRF check failed). Reload and try again.")
+        return error_page(400, "This form expired (CSRF check failed). Reload and try again.")
     identity = tokens().identify(request.form.get("token", ""))
     target = _safe_next(request.form.get("next"))
     if identity is None:
@@ -148,7 +106,7 @@ def login() -> Response | tuple:
 def logout() -> Response | tuple:
     """End the session server-side: the cookie, if kept, no longer signs anyone in."""
     if not csrf.is_valid():
-        return _error_page(400, "This form expired (CSRF check failed). Reload and try again.")
+        return error_page(400, "This form expired (CSRF check failed). Reload and try again.")
     sign_out()
     return redirect("/login" if tokens().enabled else "/", code=303)
 
@@ -169,7 +127,7 @@ def act(name: str, action: str) -> Response | str | tuple:
     if not re.fullmatch(NAME_PATTERN, name):  # never put it in a redirect or a header
         return _reply(404, f"Service {name!r} not found", "")
     if action not in service_actions.ACTIONS:
-        return _error_page(404, f"No action '{action}'; one of: "
+        return error_page(404, f"No action '{action}'; one of: "
                                 f"{', '.join(service_actions.ACTIONS)}")
     if not csrf.is_valid():
         return _reply(400, "This form expired or did not come from this page (CSRF check "
@@ -218,7 +176,7 @@ def _reply(code: int, message: str, name: str, fatal: bool = False) -> Response 
     if request.accept_mimetypes.best == "application/json":
         return {"ok": code == 200, "message": message}, code
     if fatal:
-        return _error_page(code, message)
+        return error_page(code, message)
     flash(message, f"{'success' if code == 200 else 'error'}|{name}")
     return redirect(_back(name), code=303)
 
@@ -235,92 +193,8 @@ def _displayed(message: str, name: str) -> str:
     return message.replace(f"'{name}'", f"{record.display_name} ({name})")
 
 
-def _error_page(code: int, message: str) -> tuple[str, int]:
-    return render_template("error.html", code=code, message=message), code
-
-
 def _back(name: str) -> str:
     """Where to return after a form: the service page or the fleet, nowhere else."""
     return f"/services/{name}" if name and request.form.get("next") == "service" else "/"
 
 
-#: `/api/system/stream` in the OpenAPI document (it is the page's, not a smorest resource).
-STREAM_DOC = {"get": {
-    "tags": ["stream"], "summary": "Follow the fleet live (server-sent events)",
-    "description": (
-        "A `text/event-stream` the status page listens to. It opens with `retry: 1000`, "
-        "then sends `fleet` events, each one JSON object with what changed since the "
-        "position the client has: `position` (`epoch:version`; send it back as `since` or "
-        "`Last-Event-ID` to resume), `rows` (service name to its re-rendered table row, "
-        "HTML), `removed` (names), `stats` (name to its CPU/memory cell), and `summary`, "
-        "`headline`, `banners` (HTML, or null when unchanged), `title` and `level` "
-        "(ok, wait or bad) for the tab title and favicon. While idle it sends a "
-        "`: heartbeat` comment every `STEWARD_STREAM_HEARTBEAT` seconds, and it ends after "
-        "`STEWARD_STREAM_SECONDS` (the browser reconnects on its own). At most "
-        "`STEWARD_MAX_STREAMS` streams run at once; another gets 503."),
-    "parameters": [{"in": "query", "name": "since", "required": False,
-                    "schema": {"type": "string"},
-                    "description": "The `position` the client has seen (`epoch:version`)"}],
-    "responses": {
-        "200": {"description": "The event stream", "content": {"text/event-stream": {
-            "schema": {"type": "string"},
-            "example": "retry: 1000\n\nevent: fleet\nid: 3f9a1c2e:42\ndata: {\"position\": "
-                       "\"3f9a1c2e:42\", \"rows\": {\"rtdetr\": \"<tr id=\\\"service-rtdetr\\\" "
-                       "...</tr>\"}, \"removed\": [], \"summary\": null, \"banners\": null, "
-                       "\"headline\": null, \"title\": null, \"level\": null, \"stats\": "
-                       "{}}\n\n: heartbeat\n\n"}}},
-        "503": {"description": "Too many live pages, or the feed is not running here",
-                "content": {"application/json": {"example": {
-                    "code": 503, "status": "Service Unavailable",
-                    "message": "Too many live pages; this one refreshes instead",
-                    "detail": "Too many live pages; this one refreshes instead"}}}}}}}
-
-
-@bp.record_once
-def _document_stream(state) -> None:
-    """Add the stream to the API's OpenAPI document, once the API is set up."""
-    apis = state.app.extensions.get("flask-smorest", {}).get("blp_name_to_api", {})
-    for api in {id(a): a for a in apis.values()}.values():
-        api.spec.path(rule=Rule("/api/system/stream"), operations=STREAM_DOC)
-
-
-@bp.get("/api/system/stream")
-def stream() -> Response:
-    """Server-sent events: `fleet` messages with re-rendered parts of the page."""
-    live = feed()
-    if not live.running:
-        return _unavailable("Live updates are not running here; the page refreshes instead")
-    if not live.open_stream():
-        return _unavailable("Too many live pages; this one refreshes instead")
-    seen = live.seen_version(request.headers.get("Last-Event-ID")
-                             or request.args.get("since") or "")
-    lifetime, heartbeat = current_app.config["STREAM_SECONDS"], \
-        current_app.config["STREAM_HEARTBEAT"]
-    return Response(_events(live, seen, lifetime, heartbeat), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-
-def _unavailable(detail: str) -> Response:
-    return Response(json.dumps(error_payload(503, detail)), 503, mimetype="application/json")
-
-
-def _events(live: FleetFeed, seen: int, lifetime: float, heartbeat: float) -> Iterator[str]:
-    """Changes as they come, a heartbeat while idle; ends after `lifetime` (the browser
-    reconnects on its own) or at shutdown, and always gives its slot back."""
-    try:
-        yield "retry: 1000\n\n"
-        deadline = utcnow().timestamp() + lifetime
-        while not live.stopped and utcnow().timestamp() < deadline:
-            if live.version != seen:
-                changes = live.changes_since(seen)
-                seen = changes.version
-                yield (f"event: fleet\nid: {live.epoch}:{seen}\n"
-                       f"data: {json.dumps(changes.as_dict())}\n\n")
-                continue
-            if live.wait(seen, heartbeat) == seen and not live.stopped:
-                yield ": heartbeat\n\n"
-    finally:
-        live.close_stream()
-
-
-from app.web import bulk, service_page  # noqa: E402,F401 - their routes join this blueprint

@@ -15,16 +15,17 @@ from pathlib import Path
 from flask import Response, render_template, request
 
 from app.desired_state import secrets
+from app.domain.clock import utcnow
 from app.errors import ActionFailed, EngineUnavailable
+from app.operations.context import current_steward
 from app.operations.history import histories
 from app.operations.read_model import get_service
 from app.operations.replicas import replicas_detail
-from app.steward import current_steward, utcnow
 from app.store.events import recent_events
 from app.store.models import RuntimeState, ServiceRecord
+from app.web.blueprint import bp, error_page, feed, row_flashes
 from app.web.fleet import read_for
 from app.web.format import spec_yaml
-from app.web.routes import _error_page, bp, feed, row_flashes
 from app.web.view import Row, history_state, make_row
 
 LOG_LINES = 100
@@ -82,7 +83,7 @@ def service_page(name: str) -> str | tuple[str, int]:
     steward = current_steward()
     view = _service_view(name)
     if view is None:
-        return _error_page(404, f"Service '{name}' not found")
+        return error_page(404, f"Service '{name}' not found")
     row, events, drift, replicas = view
     fleet = read_for(steward, utcnow())
     with steward.store.reader() as session:

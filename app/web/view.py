@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Mapping, Sequence
 from urllib.parse import urlencode
 
-from app.engine.stats import Sample
+from app.domain.stats import Sample
 from app.operations.history import History, State
 from app.operations.read_model import ServiceOverview
 

@@ -15,9 +15,10 @@ from typing import Iterator
 import pytest
 
 from app.desired_state.spec import HealthCheck
+from app.domain.clock import utcnow
 from app.health.monitor import HealthMonitor, Target
 from app.health.probes import Address, probe
-from app.steward import Steward, utcnow
+from app.steward import Steward
 from app.store.models import RuntimeState
 from app.store.runtime import transitions_of
 from tests.helpers import write_state

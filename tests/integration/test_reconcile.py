@@ -16,8 +16,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.domain.actions import DOCKER_WRITES
 from app.engine.docker_engine import LABEL_INSTANCE
-from app.reconcile.actions import DOCKER_WRITES
 from app.steward import Steward
 from app.store.models import RuntimeState
 from tests.conftest import ROOT

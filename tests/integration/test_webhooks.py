@@ -8,13 +8,13 @@ from typing import Callable, Iterator
 
 import pytest
 
+from app.domain.clock import utcnow
 from app.notify.webhooks import ATTEMPTS, Message, Notifier, Watch, messages, shown_url
 from app.operations.read_model import ServiceOverview
-from app.steward import Steward, utcnow
+from app.steward import Steward
 from app.store.deliveries import recent_deliveries
-from tests.helpers import write_state
+from tests.helpers import service, write_state
 from tests.integration.conftest import LiveServer, Receiver, free_port, wait_for
-from tests.helpers import service
 
 
 @pytest.fixture
@@ -61,6 +61,7 @@ def test_a_dead_receiver_is_given_up_on_and_that_is_recorded(steward: Steward,
 
 def test_what_calls_for_a_message(steward: Steward, desired_dir: Path) -> None:
     from dataclasses import replace
+
     from app.store.models import Event
     web = sample(steward, desired_dir)
     at = datetime(2026, 1, 1, tzinfo=timezone.utc)

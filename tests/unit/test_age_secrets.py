@@ -12,8 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli.commands import main
-from app.desired_state import DesiredStateError, load_directory
-from app.desired_state import age_secrets, sealed
+from app.desired_state import DesiredStateError, age_secrets, load_directory, sealed
 from app.desired_state.age_secrets import Keyring, SecretError
 from app.desired_state.spec import ServiceSpec
 from app.desired_state.yaml_lines import YamlSyntaxError, parse

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.desired_state.spec import DesiredState
-from app.reconcile.actions import Action, Kind, Plan
+from app.domain.actions import Action, Kind, Plan
+from app.domain.recap import EarlierChange, Recap, ServiceOutcome, summarize
 from app.reconcile.executor import ExecutionReport
-from app.reconcile.recap import EarlierChange, Recap, ServiceOutcome, summarize
 from app.reconcile.reconciler import PassResult
 from app.steward import Steward
 from app.store.applies import changes_before

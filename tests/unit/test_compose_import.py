@@ -15,7 +15,7 @@ from app.desired_state import DesiredStateError, load_directory
 from app.desired_state.compose import ComposeError, import_compose, needed_variables
 from app.desired_state.host_access import HostPolicy
 from app.desired_state.schema import REFUSED_KEYS
-from app.desired_state.spec import DeviceRequest, Dependency
+from app.desired_state.spec import Dependency, DeviceRequest
 from tests.conftest import ROOT
 
 STACK = ROOT / "tests" / "data" / "compose-stack"

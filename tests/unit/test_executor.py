@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from app.domain.actions import Action, Kind, Plan
+from app.domain.views import RuntimeView
 from app.errors import ActionFailed, EngineUnavailable
-from app.reconcile.actions import Action, Kind, Plan
 from app.reconcile.executor import execute, waves
-from app.reconcile.views import RuntimeView
 from app.steward import Steward
 from app.store.models import RuntimeState
 from app.store.sync import stored_desired_state

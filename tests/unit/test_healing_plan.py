@@ -5,8 +5,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 from app.desired_state.spec import DesiredState, HealthCheck, RestartPolicy
+from app.domain.views import RuntimeView
 from app.reconcile.plan import plan, with_dependents
-from app.reconcile.views import RuntimeView
 from tests.helpers import NOW, container, render, spec
 
 DB = spec("db", "infrastructure", healthcheck=HealthCheck("tcp", 5, 1, 0, 3, port=5432))

@@ -5,7 +5,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.operations.history import Change, change_of, history_of, histories, segments, strip, uptime
+from app.operations.history import (
+    Change,
+    change_of,
+    histories,
+    history_of,
+    segments,
+    strip,
+    uptime,
+)
 from app.steward import Steward
 from app.store.events import record_event
 

@@ -11,12 +11,12 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from app.domain.actions import Action, Kind, Plan
 from app.leadership.lease import LEASE as LEASE_NAME
 from app.leadership.lease import Held, Leadership, check_fence, holds_lease
-from app.reconcile.actions import Action, Kind, Plan
+from app.leadership.serve_locks import AlreadyServing, lock_database
 from app.reconcile.executor import execute
 from app.steward import Steward
-from app.leadership.serve_locks import AlreadyServing, lock_database
 from app.store.db import Store
 from app.store.events import record_event
 from app.store.models import Lease, Pause, RuntimeState

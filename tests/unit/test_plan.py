@@ -7,11 +7,16 @@ from datetime import timedelta
 import pytest
 
 from app.desired_state.spec import (
-    DesiredState, HealthCheck, PortMapping, Resources, RestartPolicy, VolumeMount,
+    DesiredState,
+    HealthCheck,
+    PortMapping,
+    Resources,
+    RestartPolicy,
+    VolumeMount,
 )
+from app.domain.views import RuntimeView
 from app.engine.observed import ObservedContainer
 from app.reconcile.plan import dependency_order, plan
-from app.reconcile.views import RuntimeView
 from tests.helpers import NOW, container, render, spec
 
 WEB = spec()

@@ -10,13 +10,17 @@ from click.testing import CliRunner
 
 from app.cli.commands import main
 from app.desired_state.spec import (
-    DesiredState, HealthCheck, PortMapping, Resources, VolumeMount,
+    DesiredState,
+    HealthCheck,
+    PortMapping,
+    Resources,
+    VolumeMount,
 )
+from app.domain.actions import Action, Kind, Plan, Waiting
+from app.domain.recap import summarize
 from app.engine.observed import ObservedContainer
-from app.reconcile.actions import Action, Kind, Plan, Waiting
 from app.reconcile.diff import spec_changes
 from app.reconcile.executor import ExecutionReport
-from app.reconcile.recap import summarize
 from app.reconcile.reconciler import PassResult
 from app.reconcile.report import report
 from tests.helpers import NOW, spec

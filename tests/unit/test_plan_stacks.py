@@ -7,14 +7,20 @@ from dataclasses import replace
 import pytest
 
 from app.desired_state.spec import (
-    BuildSpec, DeviceRequest, DesiredState, Dependency, HealthCheck, NetworkAttachment,
+    BuildSpec,
+    Dependency,
+    DesiredState,
+    DeviceRequest,
+    HealthCheck,
+    NetworkAttachment,
     RestartPolicy,
 )
+from app.domain.views import RuntimeView
 from app.engine.observed import ObservedNetwork
 from app.reconcile.diff import spec_changes
-from app.reconcile.plan import drifted_fields, plan
+from app.reconcile.fleet import drifted_fields
+from app.reconcile.plan import plan
 from app.reconcile.report import report
-from app.reconcile.views import RuntimeView
 from tests.helpers import NOW, container, render, spec
 
 BACKEND = NetworkAttachment(name="backend", aliases=("db",))

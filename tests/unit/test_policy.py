@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.desired_state.spec import CATEGORY_RESTART_DEFAULTS, DesiredState, ServiceSpec
+from app.domain.actions import Kind
+from app.domain.views import RuntimeView
 from app.engine.observed import ObservedContainer
 from app.reconcile import policy
-from app.reconcile.actions import Kind
 from app.reconcile.plan import plan
-from app.reconcile.views import RuntimeView
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -12,10 +12,10 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app.http.ratelimit import RefusalLimiter, is_refusal
-from app.store.retention import EventPruner
 from app.steward import Steward
 from app.store.events import SIGNED_OUT, record_event
 from app.store.models import Event
+from app.store.retention import EventPruner
 from tests.helpers import write_state
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)

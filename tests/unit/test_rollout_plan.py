@@ -8,9 +8,12 @@ from datetime import timedelta
 import pytest
 
 from app.desired_state.spec import (
-    HealthCheck, NetworkAttachment, PortMapping, UpdatePolicy,
+    HealthCheck,
+    NetworkAttachment,
+    PortMapping,
+    UpdatePolicy,
 )
-from app.reconcile.views import RolloutView, RuntimeView
+from app.domain.views import RolloutView, RuntimeView
 from tests.helpers import NOW, container, render, spec
 
 OLD = spec(update=UpdatePolicy(monitor=10, deadline=60))

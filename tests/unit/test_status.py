@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.health.assessment import Health, assess
+from app.domain.health import Health, assess
 from app.status import derive_status
 
 

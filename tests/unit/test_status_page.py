@@ -211,8 +211,8 @@ def test_the_spec_is_shown_as_written_with_secrets_masked(steward: Steward, desi
 
 def test_off_is_planned_and_a_restart_in_flight_is_starting_not_stopped(
         steward: Steward, client: FlaskClient) -> None:
+    from app.domain.clock import utcnow
     from app.operations.read_model import get_service
-    from app.steward import utcnow
     from app.web.view import headline, make_row, reasons, shown_status
 
     with steward.store.session() as session:

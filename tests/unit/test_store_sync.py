@@ -76,8 +76,8 @@ def test_enabled_in_the_file_applies_when_it_changes(steward: Steward,
 
 def test_any_failure_while_loading_is_a_load_error_and_later_edits_still_load(
         steward: Steward, client, desired_dir: Path, monkeypatch) -> None:
-    from app.telemetry import metrics
     from app.reconcile import reconciler
+    from app.telemetry import metrics
 
     write_state(desired_dir, "services:\n  a: {category: ai, image: x}\n")
     assert steward.reconciler.load_desired() is None

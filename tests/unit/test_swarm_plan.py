@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from app.desired_state.spec import DesiredState, UpdatePolicy
+from app.domain.views import RolloutView, RuntimeView
 from app.reconcile.plan import plan
-from app.reconcile.views import RolloutView, RuntimeView
 from tests.helpers import NOW, container, spec
 
 OLD = spec(replicas=2, update=UpdatePolicy(monitor=5, deadline=60))

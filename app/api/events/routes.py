@@ -5,7 +5,7 @@ from flask.views import MethodView
 
 from app.api.events.schemas import EVENT_EXAMPLES, EventListSchema, EventQueryArgsSchema
 from app.extensions import Blueprint, ErrorSchema, error_payload
-from app.steward import current_steward
+from app.operations.context import current_steward
 from app.store.events import recent_events
 
 blp = Blueprint("events", __name__, url_prefix="/api/system/events",

@@ -9,18 +9,23 @@ accepted push; a signed delivery about anything else is answered and ignored.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.auth.access import origin
 from app.api.git.schemas import FETCHING_EXAMPLE, IGNORED_EXAMPLE, WebhookResultSchema
 from app.api.git.signatures import verify
+from app.auth.access import origin
 from app.desired_state.follow import GitFollower
+from app.domain.clock import utcnow
 from app.extensions import Blueprint, ErrorSchema, error_payload
-from app.steward import Steward, current_steward, utcnow
+from app.operations.context import current_steward
 from app.store.events import record_event
+
+if TYPE_CHECKING:
+    from app.steward import Steward
 
 blp = Blueprint("git", __name__, url_prefix="/api/system/git",
                 description="Push webhooks from GitHub, GitLab, Gitea or Forgejo.")

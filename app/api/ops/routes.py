@@ -7,18 +7,23 @@ from typing import Iterator
 import marshmallow as ma
 from flask import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+)
 from prometheus_client.registry import Collector
 
-from app.telemetry import metrics
+from app.domain.clock import utcnow
 from app.extensions import Blueprint, Schema, UTCTimestamp
+from app.leadership.lease import leader
+from app.operations.context import current_steward
 from app.operations.read_model import list_services
 from app.status import STATUSES
-from app.leadership.lease import leader
-from app.steward import current_steward, utcnow
 from app.store.db import STORE_FAILURES, Store
 from app.store.runtime import engine_status
 from app.store.sync import last_load
+from app.telemetry import metrics
 
 blp = Blueprint("ops", __name__, url_prefix="",
                 description="Steward itself: liveness, readiness and Prometheus metrics.")

@@ -10,13 +10,17 @@ from datetime import datetime, timedelta
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.auth.access import current_actor, origin
 from app.api.pauses.schemas import (
-    MAX_PAUSE_SECONDS, PauseListSchema, PauseRequestSchema, PauseResultSchema,
+    MAX_PAUSE_SECONDS,
+    PauseListSchema,
+    PauseRequestSchema,
+    PauseResultSchema,
 )
+from app.auth.access import current_actor, origin
 from app.desired_state.spec import CATEGORIES
+from app.domain.clock import utcnow
 from app.extensions import Blueprint, ErrorSchema
-from app.steward import current_steward, utcnow
+from app.operations.context import current_steward
 from app.store import pauses
 from app.store.models import ServiceRecord
 

@@ -12,17 +12,22 @@ from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.operations import service_actions
-from app.auth.access import current_actor, origin
 from app.api.services.schemas import (
-    DETAIL_EXAMPLE, SERVICE_EXAMPLE, ServiceActionSchema, ServiceDetailSchema, ServiceListSchema,
+    DETAIL_EXAMPLE,
+    SERVICE_EXAMPLE,
+    ServiceActionSchema,
+    ServiceDetailSchema,
+    ServiceListSchema,
     ServiceQueryArgsSchema,
 )
+from app.auth.access import current_actor, origin
+from app.domain.clock import utcnow
 from app.extensions import Blueprint, ErrorSchema, error_payload
+from app.operations import service_actions
+from app.operations.context import current_steward
 from app.operations.read_model import get_service
-from app.steward import current_steward, utcnow
-from app.store.events import recent_events
 from app.operations.replicas import replicas_detail
+from app.store.events import recent_events
 
 blp = Blueprint("services", __name__, url_prefix="/api/system/services",
                 description="Status of the managed services, and manual actions on them.")

@@ -2,26 +2,41 @@
 the history of applies, the pending plan, and apply."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.auth.access import current_actor, origin
 from app.api.system.schemas import (
-    APPLY_EXAMPLE, APPLY_REQUEST_EXAMPLE, DELIVERIES_EXAMPLE, DESIRED_STATE_EXAMPLE,
-    IMAGE_CHECK_EXAMPLE, PLAN_EXAMPLE, ApplyRequestSchema, ApplyResultSchema,
-    DeliveryListSchema, DesiredStateSchema, ImageCheckListSchema, PlanSchema,
+    APPLY_EXAMPLE,
+    APPLY_REQUEST_EXAMPLE,
+    DELIVERIES_EXAMPLE,
+    DESIRED_STATE_EXAMPLE,
+    IMAGE_CHECK_EXAMPLE,
+    PLAN_EXAMPLE,
+    ApplyRequestSchema,
+    ApplyResultSchema,
+    DeliveryListSchema,
+    DesiredStateSchema,
+    ImageCheckListSchema,
+    PlanSchema,
 )
-from app.operations.apply import ApplyBusy, UnknownService, await_health, run_apply
+from app.auth.access import current_actor, origin
+from app.domain.clock import utcnow
 from app.errors import EngineUnavailable
 from app.extensions import Blueprint, ErrorSchema, error_payload
-from app.operations.plan_preview import NotObserved, pending_plan
 from app.leadership.lease import leader
-from app.steward import Steward, current_steward, utcnow
+from app.operations.apply import ApplyBusy, UnknownService, await_health, run_apply
+from app.operations.context import current_steward
+from app.operations.plan_preview import NotObserved, pending_plan
 from app.store.applies import recent_applies
 from app.store.deliveries import recent_deliveries
 from app.store.models import SourceStatus
 from app.store.runtime import engine_status
 from app.store.sync import last_load
+
+if TYPE_CHECKING:
+    from app.steward import Steward
 
 blp = Blueprint("system", __name__, url_prefix="/api/system",
                 description="Steward itself: the desired state it enforces, plan and apply.")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Sequence
 
-from app.reconcile.actions import DOCKER_WRITES, Kind
+from app.domain.actions import DOCKER_WRITES, Kind
 
 if TYPE_CHECKING:
     from app.reconcile.reconciler import PassResult
