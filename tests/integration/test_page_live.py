@@ -255,6 +255,9 @@ def test_without_javascript_filters_and_category_actions_work(
         page.get_by_role("button", name="Yes, resume Infrastructure").click()
         expect(page.locator(".flash--success")).to_have_text("Self-healing of Infrastructure resumed")
 
+        wait_for(lambda: server.service("one")["status"] == "running",
+                 what="one running again after the restart of all AI services")
+        page.reload()
         page.get_by_text("More", exact=True).and_(
             page.locator("#service-one summary")).click()  # the menu opens without a script
         page.get_by_role("button", name="Stop one", exact=True).click()
