@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from http import HTTPStatus
 from typing import Any
 
 import flask_smorest
 import marshmallow as ma
 from werkzeug.exceptions import HTTPException
 
+from app.errors import AppError, detail_for, error_body, status_for
 from app.store.db import STORE_FAILURES, classify
 
 log = logging.getLogger(__name__)
@@ -61,13 +61,23 @@ class Api(flask_smorest.Api):
         super().init_app(app, *args, **kwargs)
         for failure in STORE_FAILURES:
             app.register_error_handler(failure, self.handle_store_failure)
+        app.register_error_handler(AppError, self.handle_app_error)
+
+    @staticmethod
+    def handle_app_error(error: AppError) -> tuple[dict, int]:
+        """Steward's own errors, at the code `app.errors` maps them to (the page's routes
+        answer theirs themselves, as pages)."""
+        code = status_for(error)
+        if code == 500:
+            log.error("request failed: %s", error, exc_info=error)
+        return error_body(code, detail_for(error)), code
 
     def handle_store_failure(self, error: Exception) -> tuple[dict, int]:
         """The database failing (read-only, full, gone) is an outage to report, not a bug:
         503 with what is wrong, for the API and the page's actions alike."""
         problem = classify(error)
         log.error("the database refused a request: %s", problem)
-        return error_payload(503, f"Steward's database cannot take this now ({problem}); "
+        return error_body(503, f"Steward's database cannot take this now ({problem}); "
                                   "see /readyz, and try again once it is fixed"), 503
 
     def handle_http_exception(self, error: HTTPException) -> tuple[dict, int, dict]:
@@ -82,13 +92,6 @@ class Api(flask_smorest.Api):
             payload["detail"] = payload.get("message") or _default_detail(error)
         payload.setdefault("message", payload["detail"])
         return payload, code, headers
-
-
-def error_payload(code: int, detail: str) -> dict:
-    """The JSON body of every error Steward answers outside flask-smorest's own handling
-    (refusals before a route runs, waitress's errors): the same fields as ErrorSchema."""
-    return {"code": code, "status": HTTPStatus(code).phrase, "message": detail,
-            "detail": detail}
 
 
 def _default_detail(error: HTTPException) -> str:

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from app.auth import csrf
 from app.auth.tokens import Identity, Tokens, required_role
 from app.domain.clock import utcnow
-from app.extensions import error_payload
+from app.errors import error_body
 from app.operations.context import current_steward
 from app.store.events import SIGNED_OUT, record_event, sign_out_generation
 
@@ -44,14 +44,14 @@ def check_access() -> Response | tuple | None:
     if identity is None:
         if _wants_page():
             return redirect(f"/login?next={request.full_path.rstrip('?')}", code=303)
-        return error_payload(401, "A token is needed: send Authorization: Bearer <token>"), \
+        return error_body(401, "A token is needed: send Authorization: Bearer <token>"), \
             401, {"WWW-Authenticate": 'Bearer realm="steward"'}
     if not identity.may(needed):
-        return error_payload(403, f"Token '{identity.name}' has the role {identity.role}; "
+        return error_body(403, f"Token '{identity.name}' has the role {identity.role}; "
                                   f"this needs {needed}"), 403
     if by_session and request.method not in csrf.SAFE_METHODS \
             and request.path.startswith("/api/") and not _csrf_header_valid():
-        return error_payload(403, f"A page session acts through the API only with its CSRF "
+        return error_body(403, f"A page session acts through the API only with its CSRF "
                                   f"token in {CSRF_HEADER}; scripts send Authorization: "
                                   f"Bearer <token> instead"), 403
     return None

@@ -203,7 +203,8 @@ def _apply_remote(url: str, request: dict) -> dict:
 
 def _apply_local(request: dict) -> dict:
     from app import create_app
-    from app.operations.apply import ApplyBusy, UnknownService, await_health, run_apply
+    from app.errors import Busy, ServiceNotFound
+    from app.operations.apply import await_health, run_apply
 
     app = create_app()
     steward = app.extensions["steward"]
@@ -214,7 +215,7 @@ def _apply_local(request: dict) -> dict:
         if request["wait"]:
             steward.start_background()  # health checks, events and passes while it waits
             outcome = await_health(steward, outcome, request["timeout"])
-    except (UnknownService, ApplyBusy) as err:
+    except (ServiceNotFound, Busy) as err:
         raise click.ClickException(str(err)) from None
     finally:
         steward.shutdown()
@@ -301,7 +302,7 @@ def _service_action(service: str, action: str, url: str | None) -> None:
 def _service_action_here(service: str, action: str) -> None:
     from app import create_app
     from app.domain.clock import utcnow
-    from app.errors import PermanentError
+    from app.errors import AppError, detail_for
     from app.operations import service_actions
 
     app = create_app()
@@ -310,8 +311,8 @@ def _service_action_here(service: str, action: str) -> None:
     try:
         click.echo(service_actions.perform(steward.store, action, service, utcnow(), actor="cli"))
         steward.reconciler.run_pass([service])
-    except PermanentError as err:
-        raise click.ClickException(str(err)) from None
+    except AppError as err:
+        raise click.ClickException(detail_for(err)) from None
     finally:
         steward.shutdown()
 

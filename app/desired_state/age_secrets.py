@@ -17,6 +17,7 @@ import pyrage
 from pyrage import x25519
 
 from app.desired_state import sealed
+
 # The same NAME=value rules as plain env files (one parser; it is private there).
 from app.desired_state.interpolate import parse_env_text
 from app.errors import ConfigurationError

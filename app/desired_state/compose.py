@@ -17,7 +17,12 @@ from typing import Any
 import yaml
 
 from app.desired_state.compose_lifecycle import healthcheck
-from app.desired_state.compose_service import Context, Rebase, convert_service, steward_name
+from app.desired_state.compose_service import (
+    Context,
+    Rebase,
+    convert_service,
+    steward_name,
+)
 
 __all__ = ["ComposeError", "Imported", "import_compose", "needed_variables"]
 

@@ -18,9 +18,23 @@ from app.desired_state import sealed
 from app.desired_state.age_secrets import Keyring, SecretError
 from app.desired_state.interpolate import read_env_file
 from app.desired_state.spec import (
-    CATEGORY_RESTART_DEFAULTS, CATEGORY_UPDATE_DEFAULTS, DEFAULT_NETWORK, UpdatePolicy, BuildSpec, DeviceRequest, Dependency,
-    HealthCheck, Logging, NetworkAttachment, Placement, PortMapping, Resources, RestartPolicy,
-    ServiceSpec, Ulimit, VolumeMount,
+    CATEGORY_RESTART_DEFAULTS,
+    CATEGORY_UPDATE_DEFAULTS,
+    DEFAULT_NETWORK,
+    BuildSpec,
+    Dependency,
+    DeviceRequest,
+    HealthCheck,
+    Logging,
+    NetworkAttachment,
+    Placement,
+    PortMapping,
+    Resources,
+    RestartPolicy,
+    ServiceSpec,
+    Ulimit,
+    UpdatePolicy,
+    VolumeMount,
 )
 
 #: Log rotation Steward applies to json-file logs unless the file says otherwise.

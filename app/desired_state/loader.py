@@ -19,7 +19,11 @@ from app.desired_state.convert import Problems, declared_network, to_spec
 from app.desired_state.host_access import HostPolicy
 from app.desired_state.interpolate import ENV_FILE, interpolate_tree, variables_for
 from app.desired_state.schema import (
-    NAME_PATTERN, NAME_RULE, REFUSED_KEYS, FileSchema, ServiceSchema,
+    NAME_PATTERN,
+    NAME_RULE,
+    REFUSED_KEYS,
+    FileSchema,
+    ServiceSchema,
 )
 from app.desired_state.spec import DesiredState, NetworkAttachment, ServiceSpec
 from app.desired_state.yaml_lines import LineDict, YamlSyntaxError, line_of, parse

@@ -8,11 +8,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
 
 from app.desired_state.fields import (
-    Build, Command, DependsOn, Duration, Environment, ExtraHosts, Gpus, Hostname, Labels,
-    Memory, Networks, PortMapping, StringList, Ulimits, VolumeMount,
+    Build,
+    Command,
+    DependsOn,
+    Duration,
+    Environment,
+    ExtraHosts,
+    Gpus,
+    Hostname,
+    Labels,
+    Memory,
+    Networks,
+    PortMapping,
+    StringList,
+    Ulimits,
+    VolumeMount,
 )
 from app.desired_state.spec import CATEGORIES
 

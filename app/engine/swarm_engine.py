@@ -19,9 +19,19 @@ from docker.types import SecretReference
 from app.desired_state.spec import NetworkAttachment, ServiceSpec
 from app.engine.docker_engine import DockerEngine
 from app.engine.observed import ObservedContainer
-from app.engine.options import LABEL_INSTANCE, LABEL_NETWORK, LABEL_SERVICE, network_name
+from app.engine.options import (
+    LABEL_INSTANCE,
+    LABEL_NETWORK,
+    LABEL_SERVICE,
+    network_name,
+)
 from app.engine.swarm_options import (
-    SwarmSecret, TaskEnvironment, service_name, service_options, task_environment, unsupported,
+    SwarmSecret,
+    TaskEnvironment,
+    service_name,
+    service_options,
+    task_environment,
+    unsupported,
 )
 from app.engine.swarm_tasks import observe_service
 from app.errors import ConfigurationError

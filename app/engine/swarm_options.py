@@ -19,8 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from docker.types import (
-    ContainerSpec, EndpointSpec, Healthcheck, Mount, NetworkAttachmentConfig, Placement,
-    Resources, RestartPolicy, RollbackConfig, SecretReference, ServiceMode, TaskTemplate,
+    ContainerSpec,
+    EndpointSpec,
+    Healthcheck,
+    Mount,
+    NetworkAttachmentConfig,
+    Placement,
+    Resources,
+    RestartPolicy,
+    RollbackConfig,
+    SecretReference,
+    ServiceMode,
+    TaskTemplate,
     UpdateConfig,
 )
 

@@ -19,7 +19,12 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
 from app.engine.observed import ObservedContainer
-from app.engine.options import LABEL_FIELD_HASHES, LABEL_SERVICE, LABEL_SPEC, LABEL_SPEC_HASH
+from app.engine.options import (
+    LABEL_FIELD_HASHES,
+    LABEL_SERVICE,
+    LABEL_SPEC,
+    LABEL_SPEC_HASH,
+)
 
 #: Task states after which the task will not run again.
 ENDED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})

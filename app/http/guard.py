@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from flask import current_app, request
 
 from app.auth.csrf import SAFE_METHODS
-from app.extensions import error_payload
+from app.errors import error_body
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
@@ -47,7 +47,7 @@ def check_host() -> tuple[dict, int] | None:
         return None
     hint = ("add it to STEWARD_ALLOWED_HOSTS" if tokens_enabled else
             "without API tokens Steward answers only to 127.0.0.1, localhost and [::1]")
-    return error_payload(400, f"Host {request.host[:100]!r} is not one Steward answers to; "
+    return error_body(400, f"Host {request.host[:100]!r} is not one Steward answers to; "
                               f"{hint}"), 400
 
 
@@ -56,19 +56,19 @@ def check_body() -> tuple[dict, int] | None:
     hold; checked once here, so no route meets a body it would fail on."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
-        return error_payload(413, f"Request body too large: at most {limit} bytes"), 413
+        return error_body(413, f"Request body too large: at most {limit} bytes"), 413
     if request.method in SAFE_METHODS or not request.path.startswith("/api/") \
             or not _has_body():
         return None
     if not request.is_json:
-        return error_payload(415, f"Send the body as application/json, not "
+        return error_body(415, f"Send the body as application/json, not "
                                   f"{request.mimetype or 'without a Content-Type'}"), 415
     try:
         json.loads(request.get_data(cache=True))
     except RecursionError:
-        return error_payload(400, "Invalid JSON body: nested too deeply"), 400
+        return error_body(400, "Invalid JSON body: nested too deeply"), 400
     except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, the digit limit
-        return error_payload(400, f"Invalid JSON body: {str(err).split(';')[0][:200]}"), 400
+        return error_body(400, f"Invalid JSON body: {str(err).split(';')[0][:200]}"), 400
     return None
 
 

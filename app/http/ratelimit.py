@@ -16,7 +16,7 @@ from typing import Callable
 from flask import Response, current_app, request
 
 from app.auth.csrf import SAFE_METHODS
-from app.extensions import error_payload
+from app.errors import error_body
 
 WINDOW = 60.0
 #: Past this many clients, those whose minute is over are forgotten.
@@ -63,7 +63,7 @@ def refuse_limited_client() -> tuple | None:
     wait = limiter().wait(request.remote_addr or "unknown")
     if not wait:
         return None
-    return error_payload(429, f"Too many refused requests from this address; try again in "
+    return error_body(429, f"Too many refused requests from this address; try again in "
                               f"{wait:.0f} s"), 429, {"Retry-After": str(int(wait) + 1)}
 
 

@@ -14,14 +14,14 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
 
-from app.extensions import error_payload
+from app.errors import error_body
 from app.http.headers import waitress_headers
 
 
 class JsonErrorTask(ErrorTask):
     def execute(self) -> None:
         error = self.request.error
-        body = json.dumps(error_payload(error.code, f"{error.reason}: {error.body}")).encode()
+        body = json.dumps(error_body(error.code, f"{error.reason}: {error.body}")).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.extend([("Content-Type", "application/json"),
                                       *waitress_headers()])

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from app.domain.actions import Kind
 from app.domain.clock import utcnow
 from app.domain.recap import Recap, ServiceOutcome, summarize
-from app.errors import PermanentError
+from app.errors import Busy, ServiceNotFound
 from app.operations.read_model import get_service
 from app.reconcile.reconciler import PassResult
 from app.store.applies import changes_before
@@ -27,14 +27,6 @@ from app.store.sync import last_load
 
 if TYPE_CHECKING:
     from app.steward import Steward
-
-
-class ApplyBusy(PermanentError):
-    """The running pass did not end in time for this apply to start."""
-
-
-class UnknownService(PermanentError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -85,12 +77,12 @@ def run_apply(steward: Steward, *, service: str | None = None, timeout: float = 
             steward.reconciler.load_desired()  # a service just added to the files counts
             with steward.store.reader() as session:
                 if session.get(ServiceRecord, service) is None:
-                    raise UnknownService(f"Service '{service}' not found")
+                    raise ServiceNotFound(service)
         result = steward.reconciler.apply(None if service is None else [service],
                                           actor=actor, timeout=timeout)
         if result is None:
-            raise ApplyBusy(f"a pass is still running after {timeout:g}s; try again")
-    except (UnknownService, ApplyBusy) as err:
+            raise Busy(f"a pass is still running after {timeout:g}s; try again")
+    except (ServiceNotFound, Busy) as err:
         _audit(steward, "apply-refused", f"{what}: {err}", actor, origin)
         raise
     outcome = replace(_outcome(steward, result, asked_at, every_service=service is None),

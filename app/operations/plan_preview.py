@@ -18,7 +18,7 @@ from app.desired_state.age_secrets import Keyring
 from app.domain.clock import utcnow
 from app.domain.views import RuntimeView
 from app.engine.base import kind_of, make_engine
-from app.errors import PermanentError
+from app.errors import NotObserved
 from app.reconcile.plan import plan
 from app.reconcile.report import PlanReport, report
 from app.store.db import Store
@@ -27,10 +27,6 @@ from app.store.sync import stored_desired_state
 
 if TYPE_CHECKING:
     from app.steward import Steward
-
-
-class NotObserved(PermanentError):
-    """Steward has not seen Docker yet (just started, or the engine is unreachable)."""
 
 
 def pending_plan(steward: Steward) -> PlanReport:

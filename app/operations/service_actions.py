@@ -15,33 +15,20 @@ from typing import Callable
 
 from sqlalchemy.orm import Session
 
-from app.errors import PermanentError
+from app.errors import (
+    ActionInProgress,
+    ActionRejected,
+    AppError,
+    EngineUnavailable,
+    ServiceNotFound,
+    detail_for,
+)
 from app.reconcile.rollout import RETRY, UPDATE
 from app.store.db import Store
 from app.store.events import record_event
 from app.store.models import RuntimeState, ServiceRecord
 from app.store.rollouts import latest_rollout, pin_previous
 from app.store.runtime import engine_status
-
-
-class ServiceNotFound(PermanentError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Service '{name}' not found")
-
-
-class ActionRejected(PermanentError):
-    """The request does not fit the service's state (e.g. restart of a disabled service)."""
-
-
-class ActionInProgress(PermanentError):
-    """The same action was asked for and has not been carried out yet."""
-
-
-class EngineDown(PermanentError):
-    """Docker is unreachable, so the request could not be carried out now."""
-
-
-UNAVAILABLE = "Container orchestrator not available"
 
 
 def _lock(session: Session, name: str) -> RuntimeState:
@@ -181,7 +168,7 @@ def perform(store: Store, action: str, name: str, now: datetime, actor: str,
             origin: str = "local") -> str:
     """Check and record one action in one transaction; return the message for the caller.
 
-    Raises ServiceNotFound, ActionRejected, ActionInProgress or EngineDown; then nothing
+    Raises ServiceNotFound, ActionRejected, ActionInProgress or EngineUnavailable; then nothing
     changes, and the refused attempt is logged as an event of its own (the audit trail
     holds what was asked, by whom, from where, and how it ended). The caller wakes the
     reconciler, which carries an accepted action out.
@@ -193,11 +180,11 @@ def perform(store: Store, action: str, name: str, now: datetime, actor: str,
             operation(session, name, now, actor)
             status = engine_status(session)
             if status is not None and not status.reachable:
-                raise EngineDown(f"{UNAVAILABLE}: {status.detail}; Steward retries on its own")
-    except PermanentError as err:
+                raise EngineUnavailable(f"{status.detail}; Steward retries on its own")
+    except AppError as err:
         known = not isinstance(err, ServiceNotFound)
         with store.session() as session:
             record_event(session, service=name if known else None, kind=f"{action}-refused",
-                         at=now, actor=actor, origin=origin, message=str(err)[:1000])
+                         at=now, actor=actor, origin=origin, message=detail_for(err)[:1000])
         raise
     return f"Service '{name}' {verb}"

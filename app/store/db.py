@@ -26,7 +26,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.desired_state.secrets import without_credentials
-from app.errors import PermanentError
+from app.errors import TransientError
 from app.store.models import Event
 from app.telemetry.metrics import STORE_ERRORS
 
@@ -35,7 +35,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 STORE_FAILURES = (OperationalError, InterfaceError)
 
 
-class StoreUnavailable(PermanentError):
+class StoreUnavailable(TransientError):
     """The database cannot be used at all (start-up): the message names it, says what is
     wrong and how to fix it, in one line."""
 

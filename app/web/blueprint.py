@@ -16,7 +16,7 @@ from flask import (
 
 from app.auth import csrf
 from app.auth.access import tokens
-from app.extensions import error_payload
+from app.errors import error_body
 from app.web import format as web_format
 from app.web.feed import FleetFeed
 from app.web.view import sparkline
@@ -42,7 +42,7 @@ def refuse_cross_site() -> Response | tuple | None:
     if not csrf.is_cross_site():
         return None
     if request.path.startswith("/api/"):
-        return error_payload(403, csrf.REFUSED), 403
+        return error_body(403, csrf.REFUSED), 403
     return error_page(403, csrf.REFUSED)
 
 

@@ -12,7 +12,7 @@ from app.auth import csrf
 from app.auth.access import current_actor, origin
 from app.desired_state.spec import CATEGORIES
 from app.domain.clock import utcnow
-from app.errors import PermanentError
+from app.errors import AppError, detail_for
 from app.operations import service_actions
 from app.operations.context import current_steward
 from app.operations.read_model import list_services
@@ -92,9 +92,9 @@ def _carry_out(category: str, action: str, seconds: str) -> tuple[str, bool]:
     for name in names:
         try:
             service_actions.perform(steward.store, "restart", name, now,
-                               actor=current_actor("page"), origin=origin())
-        except PermanentError as err:
-            refused.append(str(err))
+                                    actor=current_actor("page"), origin=origin())
+        except AppError as err:
+            refused.append(detail_for(err))
     steward.trigger(names)
     done = len(names) - len(refused)
     message = f"Restart of {done} {label} service(s) initiated"

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from app.desired_state.spec import CATEGORIES
 from app.domain.stats import Sample
+from app.errors import NotObserved
 from app.operations.history import HistoryCache
-from app.operations.plan_preview import NotObserved, pending_plan
+from app.operations.plan_preview import pending_plan
 from app.operations.read_model import ServiceOverview, by_category, list_services
 from app.web.view import Headline, Row, headline, history_state, make_row
 

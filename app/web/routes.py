@@ -22,6 +22,7 @@ from app.auth import csrf
 from app.auth.access import current_actor, origin, sign_in, sign_out, tokens
 from app.desired_state.schema import NAME_PATTERN
 from app.domain.clock import utcnow
+from app.errors import AppError, detail_for, status_for
 from app.operations import service_actions
 from app.operations.context import current_steward
 from app.operations.read_model import get_service
@@ -140,15 +141,9 @@ def act(name: str, action: str) -> Response | str | tuple:
     steward = current_steward()
     try:
         message = service_actions.perform(steward.store, action, name, utcnow(),
-                                     actor=current_actor("page"), origin=origin())
-    except service_actions.ServiceNotFound as err:
-        return _reply(404, str(err), name)
-    except service_actions.ActionRejected as err:
-        return _reply(400, str(err), name)
-    except service_actions.ActionInProgress as err:
-        return _reply(409, str(err), name)
-    except service_actions.EngineDown as err:
-        return _reply(503, str(err), name)
+                                          actor=current_actor("page"), origin=origin())
+    except AppError as err:
+        return _reply(status_for(err), detail_for(err), name)
     steward.trigger([name])
     return _reply(200, message, name)
 

@@ -9,7 +9,7 @@ from flask import Response, current_app, request
 from werkzeug.routing import Rule
 
 from app.domain.clock import utcnow
-from app.extensions import error_payload
+from app.errors import error_body
 from app.web.blueprint import bp, feed
 from app.web.feed import FleetFeed
 
@@ -70,7 +70,7 @@ def stream() -> Response:
 
 
 def _unavailable(detail: str) -> Response:
-    return Response(json.dumps(error_payload(503, detail)), 503, mimetype="application/json")
+    return Response(json.dumps(error_body(503, detail)), 503, mimetype="application/json")
 
 
 def _events(live: FleetFeed, seen: int, lifetime: float, heartbeat: float) -> Iterator[str]:

@@ -14,9 +14,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from tests.helpers import remove_instance
+from tests.helpers import remove_instance, service
 from tests.integration.conftest import LiveServer, free_port, wait_for
-from tests.helpers import service
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,8 @@ import pytest
 from app.engine.docker_engine import LABEL_INSTANCE, LABEL_SERVICE
 from app.engine.images import build_busybox_image
 from tests.dockerd import PrivateDockerd, private_dockerd
-from tests.helpers import write_state
+from tests.helpers import SLOW_INTERVAL, service, write_state
 from tests.integration.conftest import LiveServer, wait_for
-from tests.helpers import SLOW_INTERVAL, service
 
 
 @pytest.fixture

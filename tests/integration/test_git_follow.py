@@ -9,10 +9,8 @@ from typing import Callable
 import docker
 import pytest
 
-from tests.helpers import write_state
+from tests.helpers import containers_of, service, write_state
 from tests.integration.conftest import LiveServer, wait_for
-from tests.helpers import service
-from tests.helpers import containers_of
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 

@@ -15,9 +15,14 @@ import docker
 import pytest
 
 from app.engine.docker_engine import LABEL_INSTANCE
-from tests.helpers import SLOW_INTERVAL, kill_main_process, service, write_state
+from tests.helpers import (
+    SLOW_INTERVAL,
+    containers_of,
+    kill_main_process,
+    service,
+    write_state,
+)
 from tests.integration.conftest import LiveServer, free_port, wait_for
-from tests.helpers import containers_of
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 

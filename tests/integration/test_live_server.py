@@ -13,9 +13,8 @@ import docker
 import pytest
 
 from tests.conftest import ROOT
-from tests.helpers import write_state
+from tests.helpers import containers_of, sleeper, write_state
 from tests.integration.conftest import LiveServer, free_port, wait_for
-from tests.helpers import containers_of, sleeper
 
 CONTRACT = ROOT / "tests" / "contract" / "services-api.md"
 SHARED_CONTRACT = ROOT.parent / "shared" / "spec" / "services-api.md"

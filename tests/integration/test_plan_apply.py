@@ -13,10 +13,8 @@ import docker
 import pytest
 
 from tests.conftest import ROOT
-from tests.helpers import write_state
+from tests.helpers import containers_of, service, write_state
 from tests.integration.conftest import LiveServer, free_port, wait_for
-from tests.helpers import service
-from tests.helpers import containers_of
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 

@@ -16,9 +16,8 @@ from app import create_app
 from app.steward import Steward
 from app.store.db import alembic_config
 from tests.conftest import ROOT
-from tests.helpers import write_state
+from tests.helpers import containers_of, fresh_postgres_database, sleeper, write_state
 from tests.integration.conftest import wait_for
-from tests.helpers import containers_of, fresh_postgres_database, sleeper
 
 
 @pytest.fixture(scope="session")

@@ -6,15 +6,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import docker
-import requests
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import ROOT
-from tests.helpers import kill_main_process, write_state
+from tests.helpers import containers_of, kill_main_process, service, write_state
 from tests.integration.conftest import LiveServer, free_port, wait_for
-from tests.helpers import service
-from tests.helpers import containers_of
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 SLOW_START = ('["sh", "-c", "sleep 2; mkdir -p /www && echo ok > /www/health '

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from app.desired_state import DesiredStateError, load_directory
-from app.desired_state.spec import RestartPolicy
 from app.desired_state.schema import ServiceSchema
+from app.desired_state.spec import RestartPolicy
 from tests.helpers import write_state
 
 

@@ -8,7 +8,12 @@ import pytest
 
 from app.desired_state import DesiredStateError, load_directory
 from app.desired_state.spec import (
-    DEFAULT_NETWORK, DeviceRequest, Logging, NetworkAttachment, ServiceSpec, Ulimit,
+    DEFAULT_NETWORK,
+    DeviceRequest,
+    Logging,
+    NetworkAttachment,
+    ServiceSpec,
+    Ulimit,
 )
 from tests.helpers import write_state
 

@@ -7,10 +7,14 @@ from dataclasses import replace
 
 import pytest
 
-from app.desired_state.spec import (
-    DeviceRequest, HealthCheck, Placement, PortMapping, UpdatePolicy,
-)
 from app.desired_state import age_secrets, sealed
+from app.desired_state.spec import (
+    DeviceRequest,
+    HealthCheck,
+    Placement,
+    PortMapping,
+    UpdatePolicy,
+)
 from app.engine.swarm_options import service_options, task_environment, unsupported
 from tests.helpers import spec
 

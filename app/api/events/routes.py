@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from app.api.events.schemas import EVENT_EXAMPLES, EventListSchema, EventQueryArgsSchema
-from app.extensions import Blueprint, ErrorSchema, error_payload
+from app.errors import error_body
+from app.extensions import Blueprint, ErrorSchema
 from app.operations.context import current_steward
 from app.store.events import recent_events
 
@@ -12,7 +13,7 @@ blp = Blueprint("events", __name__, url_prefix="/api/system/events",
                 description="The event log: failures, restarts, waits, operator actions.")
 
 _RANGE = "Must be greater than or equal to 1 and less than or equal to 1000."
-_BAD_LIMIT = {**error_payload(422, f"Invalid query parameter 'limit': {_RANGE}"),
+_BAD_LIMIT = {**error_body(422, f"Invalid query parameter 'limit': {_RANGE}"),
               "errors": {"query": {"limit": [_RANGE]}}}
 
 

@@ -20,7 +20,8 @@ from app.api.git.signatures import verify
 from app.auth.access import origin
 from app.desired_state.follow import GitFollower
 from app.domain.clock import utcnow
-from app.extensions import Blueprint, ErrorSchema, error_payload
+from app.errors import error_body
+from app.extensions import Blueprint, ErrorSchema
 from app.operations.context import current_steward
 from app.store.events import record_event
 
@@ -33,9 +34,9 @@ blp = Blueprint("git", __name__, url_prefix="/api/system/git",
 #: Who the event log names for a delivery: the git host has no token name.
 ACTOR = "git-webhook"
 
-_REFUSED = error_payload(401, "Webhook refused: X-Hub-Signature-256 does not match "
+_REFUSED = error_body(401, "Webhook refused: X-Hub-Signature-256 does not match "
                               "STEWARD_GIT_WEBHOOK_SECRET")
-_OFF = error_payload(404, "Git webhooks are off: set STEWARD_GIT_WEBHOOK_SECRET (and "
+_OFF = error_body(404, "Git webhooks are off: set STEWARD_GIT_WEBHOOK_SECRET (and "
                           "STEWARD_GIT_URL) to have pushes fetched at once")
 
 

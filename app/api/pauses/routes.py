@@ -19,6 +19,7 @@ from app.api.pauses.schemas import (
 from app.auth.access import current_actor, origin
 from app.desired_state.spec import CATEGORIES
 from app.domain.clock import utcnow
+from app.errors import error_body
 from app.extensions import Blueprint, ErrorSchema
 from app.operations.context import current_steward
 from app.store import pauses
@@ -34,19 +35,13 @@ _CATEGORY_PAUSE = {**_PAUSE, "scope": "category", "target": "ai"}
 _REQUEST = {"duration": "2h", "reason": "db upgrade, ticket 123"}
 
 
-def _error(code: int, detail: str) -> dict:
-    return {"code": code, "status": {400: "Bad Request", 404: "Not Found",
-                                     422: "Unprocessable Entity"}[code],
-            "message": detail, "detail": detail}
-
-
-_NO_SERVICE = _error(404, "Service 'nope' not found")
-_NO_CATEGORY = _error(404, "Category 'gpu' not found; one of: infrastructure, ai, monitoring")
-_BAD_END = {**_error(422, "Invalid json parameter '_schema': give either until (a time) or "
+_NO_SERVICE = error_body(404, "Service 'nope' not found")
+_NO_CATEGORY = error_body(404, "Category 'gpu' not found; one of: infrastructure, ai, monitoring")
+_BAD_END = {**error_body(422, "Invalid json parameter '_schema': give either until (a time) or "
                          "duration (e.g. 30m)"),
             "errors": {"json": {"_schema": ["give either until (a time) or duration "
                                             "(e.g. 30m)"]}}}
-_TOO_LONG = _error(400, "until must be in the future")
+_TOO_LONG = error_body(400, "until must be in the future")
 
 
 def _end_of(args: dict, now: datetime) -> datetime:

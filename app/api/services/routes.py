@@ -10,7 +10,6 @@ from typing import Callable
 
 from flask import Response, jsonify
 from flask.views import MethodView
-from flask_smorest import abort
 
 from app.api.services.schemas import (
     DETAIL_EXAMPLE,
@@ -21,8 +20,9 @@ from app.api.services.schemas import (
     ServiceQueryArgsSchema,
 )
 from app.auth.access import current_actor, origin
-from app.domain.clock import utcnow
-from app.extensions import Blueprint, ErrorSchema, error_payload
+from app.domain.clock import iso, utcnow
+from app.errors import UNAVAILABLE, EngineUnavailable, ServiceNotFound, error_body
+from app.extensions import Blueprint, ErrorSchema
 from app.operations import service_actions
 from app.operations.context import current_steward
 from app.operations.read_model import get_service
@@ -32,7 +32,6 @@ from app.store.events import recent_events
 blp = Blueprint("services", __name__, url_prefix="/api/system/services",
                 description="Status of the managed services, and manual actions on them.")
 
-UNAVAILABLE = service_actions.UNAVAILABLE
 _ERRORS = {
     400: "Bad request - the action does not fit the service's state",
     404: "Service not found",
@@ -53,24 +52,16 @@ _ERROR_DETAILS = {
     500: "Internal server error; see Steward's log for details",
 }
 _BAD_CATEGORY = {
-    **error_payload(422, "Invalid query parameter 'category': must be one of: "
+    **error_body(422, "Invalid query parameter 'category': must be one of: "
                          "infrastructure, ai, monitoring"),
     "errors": {"query": {"category": ["must be one of: infrastructure, ai, monitoring"]}}}
-_PHRASES = {400: "Bad Request", 404: "Not Found", 409: "Conflict",
-            503: "Service Unavailable", 500: "Internal Server Error"}
-
-
-def _error_example(code: int, detail: str) -> dict:
-    return {"code": code, "status": _PHRASES[code], "message": detail, "detail": detail}
-
-
 def _documents(*codes: int, **details: str) -> Callable:
     """Error responses with real examples; `details` overrides one, e.g. `e400="..."`."""
     def decorate(view: Callable) -> Callable:
         for code in codes:
             detail = details.get(f"e{code}", _ERROR_DETAILS[code])
             view = blp.alt_response(code, schema=ErrorSchema, description=_ERRORS[code],
-                                    example=_error_example(code, detail))(view)
+                                    example=error_body(code, detail))(view)
         return view
     return decorate
 
@@ -92,12 +83,11 @@ class Services(MethodView):
         now = utcnow()
         listed = current_steward().service_list.get(now)
         if listed["unavailable"]:
-            abort(503, message=f"{UNAVAILABLE}: {listed['unavailable']}; Steward retries on "
-                               "its own")
+            raise EngineUnavailable(f"{listed['unavailable']}; Steward retries on its own")
         category = args.get("category")
         shown = [s for s in listed["services"] if category is None or s["category"] == category]
         return jsonify({"services": shown, "by_category": listed["by_category"],
-                        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+                        "timestamp": iso(now)})
 
 
 @blp.route("/<string:name>")
@@ -111,7 +101,7 @@ class ServiceByName(MethodView):
         with current_steward().store.reader() as session:
             service = get_service(session, name, utcnow())
             if service is None:
-                abort(404, message=f"Service '{name}' not found")
+                raise ServiceNotFound(name)
             events = recent_events(session, service=name, limit=20)
             return {**asdict(service), "stats": sample.as_dict() if sample else None,
                     "events": events,  # one service: no cache needed
@@ -122,22 +112,13 @@ def _act(name: str, action: str) -> dict:
     """Check and record one operator action, wake the reconciler, answer with the service."""
     steward = current_steward()
     now = utcnow()
-    try:
-        message = service_actions.perform(steward.store, action, name, now, actor=current_actor("api"),
-                                     origin=origin())
-    except service_actions.ServiceNotFound as err:
-        abort(404, message=str(err))
-    except service_actions.ActionRejected as err:
-        abort(400, message=str(err))
-    except service_actions.ActionInProgress as err:
-        abort(409, message=str(err))
-    except service_actions.EngineDown as err:
-        abort(503, message=str(err))
+    message = service_actions.perform(steward.store, action, name, now,
+                                      actor=current_actor("api"), origin=origin())
     steward.trigger([name])
     with steward.store.reader() as session:
         service = get_service(session, name, now)
     if service is None:  # its file was edited away meanwhile
-        abort(404, message=f"Service '{name}' not found")
+        raise ServiceNotFound(name)
     return {"success": True, "message": message, "service": service}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask.views import MethodView
-from flask_smorest import abort
 
 from app.api.system.schemas import (
     APPLY_EXAMPLE,
@@ -23,12 +22,12 @@ from app.api.system.schemas import (
 )
 from app.auth.access import current_actor, origin
 from app.domain.clock import utcnow
-from app.errors import EngineUnavailable
-from app.extensions import Blueprint, ErrorSchema, error_payload
+from app.errors import EngineUnavailable, NotLeader, error_body
+from app.extensions import Blueprint, ErrorSchema
 from app.leadership.lease import leader
-from app.operations.apply import ApplyBusy, UnknownService, await_health, run_apply
+from app.operations.apply import await_health, run_apply
 from app.operations.context import current_steward
-from app.operations.plan_preview import NotObserved, pending_plan
+from app.operations.plan_preview import pending_plan
 from app.store.applies import recent_applies
 from app.store.deliveries import recent_deliveries
 from app.store.models import SourceStatus
@@ -41,16 +40,16 @@ if TYPE_CHECKING:
 blp = Blueprint("system", __name__, url_prefix="/api/system",
                 description="Steward itself: the desired state it enforces, plan and apply.")
 
-#: The bodies these routes really answer with (`error_payload` is the shape of every error).
+#: The bodies these routes really answer with (`error_body` is the shape of every error).
 _UNREACHABLE = ("Container orchestrator not available: Docker engine unreachable: Error "
                 "while fetching server API version: ('Connection aborted.', "
                 "FileNotFoundError(2, 'No such file or directory'))")
-_NOT_OBSERVED = error_payload(503, "Steward has not been able to look at Docker yet "
+_NOT_OBSERVED = error_body(503, "Steward has not been able to look at Docker yet "
                                    "(starting, or the engine is unreachable); try again shortly")
-_NO_SERVICE = error_payload(404, "Service 'nope' not found")
-_FOLLOWER = error_payload(409, "this replica is a follower; the leader is steward-b:4242: "
+_NO_SERVICE = error_body(404, "Service 'nope' not found")
+_FOLLOWER = error_body(409, "this replica is a follower; the leader is steward-b:4242: "
                                "send the request there")
-_BAD_TIMEOUT = {**error_payload(422, "Invalid json parameter 'timeout': Must be greater than "
+_BAD_TIMEOUT = {**error_body(422, "Invalid json parameter 'timeout': Must be greater than "
                                      "or equal to 1 and less than or equal to 600."),
                 "errors": {"json": {"timeout": ["Must be greater than or equal to 1 and less "
                                                 "than or equal to 600."]}}}
@@ -86,10 +85,7 @@ class PlanView(MethodView):
                       example=_NOT_OBSERVED)
     def get(self) -> dict:
         """What a pass would change now, and why, with field-by-field diffs"""
-        try:
-            return pending_plan(current_steward()).as_dict()
-        except NotObserved as err:
-            abort(503, message=str(err))
+        return pending_plan(current_steward()).as_dict()
 
 
 @blp.route("/apply", methods=["POST"])
@@ -100,7 +96,7 @@ class PlanView(MethodView):
                   description="This replica is not the leader; apply on the leader")
 @blp.alt_response(422, schema=ErrorSchema, description="A body field is wrong or unknown",
                   example=_BAD_TIMEOUT)
-@blp.alt_response(503, schema=ErrorSchema, example=error_payload(503, _UNREACHABLE),
+@blp.alt_response(503, schema=ErrorSchema, example=error_body(503, _UNREACHABLE),
                   description="Docker unreachable, or a pass still running")
 def apply(args: dict) -> dict:
     """Run one pass now and answer with its recap (optionally after waiting for health)"""
@@ -109,14 +105,9 @@ def apply(args: dict) -> dict:
     with steward.store.reader() as session:
         status = engine_status(session)
         if status is not None and not status.reachable:
-            abort(503, message=f"Container orchestrator not available: {status.detail}")
-    try:
-        outcome = run_apply(steward, service=args.get("service"), timeout=args["timeout"],
-                            actor=current_actor("api"), origin=origin())
-    except UnknownService as err:
-        abort(404, message=str(err))
-    except ApplyBusy as err:
-        abort(503, message=str(err))
+            raise EngineUnavailable(status.detail)
+    outcome = run_apply(steward, service=args.get("service"), timeout=args["timeout"],
+                        actor=current_actor("api"), origin=origin())
     if args["wait"]:
         outcome = await_health(steward, outcome, args["timeout"])
     return {**outcome.as_dict(), "recap": outcome.render()}
@@ -130,7 +121,7 @@ def _leader_only(steward: Steward) -> None:
         with steward.store.reader() as session:
             held = leader(session, utcnow())
         where = f"the leader is {held.holder}" if held else "no leader is elected right now"
-        abort(409, message=f"this replica is a follower; {where}: send the request there")
+        raise NotLeader(f"this replica is a follower; {where}: send the request there")
 
 
 @blp.route("/webhooks/deliveries")
@@ -146,13 +137,10 @@ class Deliveries(MethodView):
 @blp.response(200, ImageCheckListSchema, example=IMAGE_CHECK_EXAMPLE)
 @blp.alt_response(409, schema=ErrorSchema, example=_FOLLOWER,
                   description="This replica is not the leader; ask the leader")
-@blp.alt_response(503, schema=ErrorSchema, example=error_payload(503, _UNREACHABLE),
+@blp.alt_response(503, schema=ErrorSchema, example=error_body(503, _UNREACHABLE),
                   description="Docker unreachable")
 def check_images() -> dict:
     """Ask each running service's registry whether its image tag moved on (no pull)"""
     _leader_only(current_steward())
-    try:
-        checks = current_steward().check_images()
-    except EngineUnavailable as err:
-        abort(503, message=f"Container orchestrator not available: {err}")
+    checks = current_steward().check_images()
     return {"images": [c.as_dict() for c in checks]}
