@@ -13,6 +13,7 @@ import flask_smorest
 import marshmallow as ma
 from werkzeug.exceptions import HTTPException
 
+from app.domain.clock import iso
 from app.errors import AppError, detail_for, error_body, status_for
 from app.store.db import STORE_FAILURES, classify
 
@@ -30,7 +31,7 @@ class UTCTimestamp(ma.fields.DateTime):  # the column type is app.store.models.U
     def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso(value)
 
 
 class UTCQueryTime(ma.fields.AwareDateTime):

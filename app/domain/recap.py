@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Sequence
 
 from app.domain.actions import DOCKER_WRITES, Kind
+from app.domain.clock import iso
 
 if TYPE_CHECKING:
     from app.reconcile.reconciler import PassResult
@@ -125,5 +126,5 @@ def _before(changes: Sequence[EarlierChange]) -> ServiceOutcome:
     how it ended (a rollout's promotion or rollback); the steps between are events."""
     first, last = changes[0], changes[-1]
     steps = dict.fromkeys(f"{c.kind}: {c.message}" for c in (first, last))
-    detail = f"applied before this apply, at {first.at:%Y-%m-%dT%H:%M:%SZ}: " + "; ".join(steps)
+    detail = f"applied before this apply, at {iso(first.at)}: " + "; ".join(steps)
     return ServiceOutcome(first.service, last.outcome, detail)

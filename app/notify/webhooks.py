@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import requests
 from sqlalchemy import func, select
 
+from app.domain.clock import iso
 from app.operations.read_model import ServiceOverview, list_services
 from app.store.db import Store
 from app.store.deliveries import (
@@ -58,7 +59,7 @@ class Message:
         return {"event": self.event, "service": s.name, "display_name": s.display_name,
                 "category": s.category, "status": s.status, "reason": self.reason,
                 "failure_count": s.failure_count, "restart_count": s.restart_count,
-                "at": self.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "steward": instance}
+                "at": iso(self.at), "steward": instance}
 
 
 @dataclass

@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 
 from app.desired_state.spec import DesiredState
 from app.domain.actions import Action, Kind, Plan, Waiting
+from app.domain.clock import iso
 from app.domain.views import RuntimeView
 from app.engine.observed import ObservedContainer
 from app.reconcile.diff import Change, spec_changes
@@ -46,7 +47,7 @@ class Step:
     def render(self) -> str:
         head = f"{self.symbol} {self.action} {self.service}: {self.reason}"
         if self.until:
-            head += f" (until {self.until.strftime('%Y-%m-%dT%H:%M:%SZ')})"
+            head += f" (until {iso(self.until)})"
         return "\n".join([head, *(f"    {c.render()}" for c in self.changes)])
 
 

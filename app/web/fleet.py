@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.desired_state.spec import CATEGORIES
+from app.domain.clock import iso
 from app.domain.stats import Sample
 from app.errors import NotObserved
 from app.operations.history import HistoryCache
@@ -175,4 +176,4 @@ def stable_key(row: Row) -> tuple:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(moment)

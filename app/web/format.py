@@ -8,6 +8,7 @@ from typing import Any, Iterable
 import yaml
 
 from app.desired_state import secrets
+from app.domain import clock
 
 _HIDDEN_KEYS = {"name", "source_file", "source_line", "enabled"}
 
@@ -40,7 +41,7 @@ def when(moment: datetime | None) -> str:
 
 
 def iso(moment: datetime | None) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+    return clock.iso(moment) if moment else ""
 
 
 def spec_yaml(spec: dict[str, Any]) -> str:
@@ -121,7 +122,7 @@ def fresh_times(html: str, now: datetime) -> str:
     """Relative times and uptimes in rows rendered earlier, brought up to `now`: a cached
     row says "2m ago" when it is read, not what was true when it was drawn."""
     def parse(text: str) -> datetime:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        return clock.parse_iso(text)
 
     html = _AGO.sub(lambda m: f"{m[1]}{ago(parse(m[2]), now)}{m[3]}", html)
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from flask.views import MethodView
 from flask_smorest import abort
 
+from app.domain.clock import iso
 from app.api.pauses.schemas import (
     MAX_PAUSE_SECONDS,
     PauseListSchema,
@@ -72,8 +73,7 @@ def _pause(scope: pauses.Scope, target: str, args: dict) -> dict:
                            actor=current_actor("api"), now=now, origin=origin())
     steward.trigger([target] if scope == "service" else None)
     return {"success": True, "pause": row,
-            "message": f"Self-healing of {scope} '{target}' paused until "
-                       f"{until.strftime('%Y-%m-%dT%H:%M:%SZ')}"}
+            "message": f"Self-healing of {scope} '{target}' paused until {iso(until)}"}
 
 
 def _resume(scope: pauses.Scope, target: str) -> dict:
