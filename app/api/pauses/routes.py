@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from flask.views import MethodView
 from flask_smorest import abort
 
-from app.domain.clock import iso
 from app.api.pauses.schemas import (
     MAX_PAUSE_SECONDS,
     PauseListSchema,
@@ -19,7 +18,7 @@ from app.api.pauses.schemas import (
 )
 from app.auth.access import current_actor, origin
 from app.desired_state.spec import CATEGORIES
-from app.domain.clock import utcnow
+from app.domain.clock import iso, utcnow
 from app.errors import error_body
 from app.extensions import Blueprint, ErrorSchema
 from app.operations.context import current_steward
