@@ -25,6 +25,7 @@ from typing import Callable
 from app.desired_state.loader import tree_signature
 from app.desired_state.revision import git
 from app.desired_state.secrets import without_credentials
+from app.support.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +35,14 @@ class FileWatcher:
         self.root = root
         self.on_change = on_change
         self.interval = interval
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("steward-files", self._loop)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="steward-files", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def _loop(self) -> None:
         seen = tree_signature(self.root)
-        while not self._stopped.wait(self.interval):
+        while not self._worker.stopping.wait(self.interval):
             try:
                 now = tree_signature(self.root)
                 if now != seen:
@@ -54,9 +53,7 @@ class FileWatcher:
                 log.exception("watching %s failed; looking again", self.root)
 
     def stop(self) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._worker.stop()
 
 
 @dataclass(frozen=True)
@@ -75,9 +72,8 @@ class GitFollower:
         self.checkout = checkout
         self.interval = interval
         self.on_result = on_result
-        self._stopped = threading.Event()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("steward-git", self._loop, wake=self._wake.set)
 
     @property
     def shown_url(self) -> str:
@@ -133,8 +129,7 @@ class GitFollower:
             return None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="steward-git", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def wake(self) -> None:
         """Fetch now instead of at the end of the interval: the git host says a push landed.
@@ -142,7 +137,7 @@ class GitFollower:
         self._wake.set()
 
     def _loop(self) -> None:
-        while not self._stopped.is_set():
+        while not self._worker.stopping.is_set():
             self._wake.clear()  # before the fetch: a push during it wakes the next one
             try:
                 self.on_result(self.sync())
@@ -153,10 +148,7 @@ class GitFollower:
             self._wake.wait(self.interval)
 
     def stop(self) -> None:
-        self._stopped.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._worker.stop()
 
 
 def _valid_branch(branch: str) -> bool:

@@ -25,6 +25,7 @@ from docker.errors import DockerException, NotFound
 
 from app.domain.stats import Sample
 from app.engine.options import LABEL_INSTANCE, LABEL_SERVICE
+from app.support.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,7 @@ class StatsCollector:
         self._samples: dict[str, deque[Sample]] = {}
         self._counters: dict[str, _Counters] = {}
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("steward-stats", self._loop, join_timeout=self.timeout + 1)
 
     def latest(self, service: str) -> Sample | None:
         with self._lock:
@@ -172,18 +172,15 @@ class StatsCollector:
         return len(running)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="steward-stats", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def _loop(self) -> None:
-        while not self._stopped.is_set():
+        while not self._worker.stopping.is_set():
             try:
                 self.collect_once()
             except Exception:  # noqa: BLE001 - an odd answer must not end the figures
                 log.exception("stats: reading the containers failed; trying again")
-            self._stopped.wait(self.interval)
+            self._worker.stopping.wait(self.interval)
 
     def stop(self) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.timeout + 1)
+        self._worker.stop()

@@ -18,6 +18,7 @@ from app.desired_state.spec import HealthCheck
 from app.health.probes import Address, probe
 from app.store.db import Store
 from app.store.runtime import record_probe
+from app.support.worker import Worker
 from app.telemetry import metrics
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,8 @@ class HealthMonitor:
         self._in_flight: dict[str, Future] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._stopped = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="steward-probe")
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("steward-health", self._loop, wake=self._wake.set)
 
     def watch(self, targets: Iterable[Target]) -> None:
         """Probe exactly these from now on; a new container run is probed at once."""
@@ -101,11 +101,10 @@ class HealthMonitor:
             self._wake.set()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="steward-health", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def _loop(self) -> None:
-        while not self._stopped.is_set():
+        while not self._worker.stopping.is_set():
             self._wake.clear()
             self.probe_due()
             self._wake.wait(self._seconds_to_next_due())
@@ -118,8 +117,5 @@ class HealthMonitor:
         return min(1.0, max(0.0, (min(pending) - self.clock()).total_seconds()))
 
     def stop(self) -> None:
-        self._stopped.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._worker.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from app.store.db import Store
 from app.store.models import Event, Lease, Pause, RuntimeState
+from app.support.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +166,7 @@ class Leadership:
         self._renewed_at = clock()
         self._seen: Marks | None = None
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("steward-lease", self._loop)
         _ATTACHED[store] = self
 
     @property
@@ -254,11 +254,10 @@ class Leadership:
     def start(self) -> None:
         """Contend for the lease on a thread of its own, every second."""
         self.tick()
-        self._thread = threading.Thread(target=self._loop, name="steward-lease", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def _loop(self) -> None:
-        while not self._stopped.wait(min(TICK_SECONDS, self.seconds / 3)):
+        while not self._worker.stopping.wait(min(TICK_SECONDS, self.seconds / 3)):
             try:
                 self.tick()
             except Exception:  # noqa: BLE001 - the lease loop must outlive any one round
@@ -267,9 +266,7 @@ class Leadership:
     def stop(self) -> None:
         """Stop contending and, if leading, hand the lease back (called once the parts that
         act have stopped), so a follower takes over without waiting for it to expire."""
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._worker.stop()
         held, self.held = self.held, None
         if held is not None:
             try:

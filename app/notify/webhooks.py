@@ -39,6 +39,7 @@ from app.store.deliveries import (
     start_delivery,
 )
 from app.store.models import Event
+from app.support.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -121,17 +122,16 @@ class Notifier:
         self.backoff = backoff
         self._queues = {url: queue.Queue(maxsize=QUEUE_SIZE) for url in urls}
         self._stopped = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._workers = [Worker("steward-notify-watch", self._watch_loop,
+                                stopping=self._stopped)] + [
+            Worker("steward-notify-send", lambda u=url: self._send_loop(u),
+                   stopping=self._stopped) for url in self.urls]
         self._watch: Watch | None = None
 
     def start(self) -> None:
         self._resend_pending()
-        targets = [(self._watch_loop, "steward-notify-watch")] + [
-            (lambda u=url: self._send_loop(u), "steward-notify-send") for url in self.urls]
-        for target, name in targets:
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        for worker in self._workers:
+            worker.start()
 
     def look(self) -> None:
         """Read what happened since the last look and queue the messages it calls for."""
@@ -210,9 +210,8 @@ class Notifier:
         return False
 
     def stop(self) -> None:
-        self._stopped.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        for worker in self._workers:
+            worker.stop()
 
 
 def signature(body: bytes, secret: str) -> str:

@@ -9,11 +9,11 @@ engine is down) and again when it has reconnected, since events were missed mean
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Callable
 
 from app.engine.docker_engine import ContainerEvent, DockerEngine
 from app.errors import EngineUnavailable
+from app.support.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -27,24 +27,23 @@ class EventWatcher:
         self.engine = engine
         self.on_event = on_event or (lambda event: None)
         self.on_resync = on_resync or (lambda: None)
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("steward-events", self._run,
+                              wake=lambda: self.engine.close_events())
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="steward-events", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def _run(self) -> None:
         delay = 0.25
-        while not self._stopped.is_set():
+        while not self._worker.stopping.is_set():
             try:
                 events = self.engine.follow_events()
             except EngineUnavailable as err:
                 log.debug("event stream not available (%s); retrying in %.2fs", err, delay)
-                self._stopped.wait(delay)
+                self._worker.stopping.wait(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
                 continue
-            if self._stopped.is_set():  # stop() came while connecting
+            if self._worker.stopping.is_set():  # stop() came while connecting
                 self.engine.close_events()
                 return
             delay = 0.25
@@ -53,7 +52,7 @@ class EventWatcher:
             for event in events:
                 log.debug("docker event: %s %s", event.action, event.service)
                 self._call(self.on_event, event)
-            if not self._stopped.is_set():
+            if not self._worker.stopping.is_set():
                 log.warning("Docker event stream ended; reconnecting")
                 self._call(self.on_resync)
 
@@ -66,7 +65,4 @@ class EventWatcher:
             log.exception("handling a Docker event failed")
 
     def stop(self) -> None:
-        self._stopped.set()
-        self.engine.close_events()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._worker.stop()

@@ -21,6 +21,7 @@ from typing import Callable
 
 from flask import Flask, render_template
 
+from app.support.worker import Worker
 from app.web.fleet import Fleet, stable_key
 
 #: Where a cached row has its form tokens and its CPU/memory cell: each page fills in its
@@ -79,27 +80,25 @@ class FleetFeed:
         self._headline: _Part | None = None
         self._stats: dict[str, _Part] = {}
         self._changed = threading.Condition()
-        self._stopped = threading.Event()
+        self._worker = Worker("steward-feed", self._loop, wake=self._notify_all)
         self._slots = threading.BoundedSemaphore(max_streams)
         self._streams = 0
-        self._thread: threading.Thread | None = None
 
     @property
     def stopped(self) -> bool:
-        return self._stopped.is_set()
+        return self._worker.stopping.is_set()
 
     @property
     def running(self) -> bool:
         """Started and not stopped: only then does a stream get updates."""
-        return self._thread is not None and self._thread.is_alive() and not self.stopped
+        return self._worker.running and not self.stopped
 
     def start(self) -> None:
         self.refresh()
-        self._thread = threading.Thread(target=self._loop, name="steward-feed", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def _loop(self) -> None:
-        while not self._stopped.wait(self.poll_seconds):
+        while not self._worker.stopping.wait(self.poll_seconds):
             if self._streams == 0:
                 continue  # nobody watches: do not read the store for nothing
             try:
@@ -226,8 +225,9 @@ class FleetFeed:
         self._slots.release()
 
     def stop(self) -> None:
-        self._stopped.set()
+        self._worker.stop()
+
+    def _notify_all(self) -> None:
+        """Wake every stream waiting for a change, so each sees the feed stopping."""
         with self._changed:
             self._changed.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
