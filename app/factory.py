@@ -9,9 +9,7 @@ from typing import Any, Mapping
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from app.api import BLUEPRINTS
-from app.api.ops.routes import registry_for
-from app.api.services.cache import ServiceListCache
+from app.api import init_app as add_api
 from app.auth.access import check_access
 from app.auth.tokens import TokenConfigError, load_tokens
 from app.config import ROOT, desired_state_dir, load_config
@@ -21,7 +19,6 @@ from app.desired_state.loader import LoadSettings
 from app.domain.clock import utcnow
 from app.engine.base import make_engine
 from app.engine.stats import StatsCollector
-from app.extensions import Api
 from app.health.monitor import HealthMonitor
 from app.http.guard import check_body, check_host
 from app.http.headers import add_security_headers
@@ -35,12 +32,8 @@ from app.steward import Steward
 from app.store.db import Store
 from app.store.retention import EventPruner
 from app.telemetry.logs import configure_logging
-from app.telemetry.metrics import LeaderMetrics, StatsMetrics
-from app.web import format as web_format
-from app.web import init_app as add_status_page_routes
+from app.web import init_app as add_status_page
 from app.web.blueprint import refuse_cross_site
-from app.web.feed import FleetFeed
-from app.web.fleet import Fleet, read_for
 
 DOCS_ASSETS = "/api/docs/assets/"
 #: No request body Steward accepts is anywhere near this; larger ones get 413.
@@ -79,40 +72,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep the contract's field order
     configure_logging(app.config["LOG_LEVEL"])
     steward = _build_steward(app.config)
-    steward.metrics = registry_for(steward.store)
-    steward.metrics.register(StatsMetrics(steward.stats))
-    steward.metrics.register(LeaderMetrics(steward.leadership))
-    steward.service_list = ServiceListCache(steward.store)
     app.extensions["steward"] = steward
     try:
         app.extensions["steward_tokens"] = load_tokens(app.config)
     except TokenConfigError as err:
         raise SystemExit(f"Steward cannot start: {err}") from None
-    api = Api(app)
-    for blueprint in BLUEPRINTS:
-        api.register_blueprint(blueprint)
+    add_api(app, steward)
     app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets",
                      lambda filename: send_from_directory(swagger_ui_path, filename))
-    _add_status_page(app, steward)
+    _add_request_checks(app)
+    add_status_page(app, steward)
     return app
 
 
-def _add_status_page(app: Flask, steward: Steward) -> None:
+def _add_request_checks(app: Flask) -> None:
+    """What runs before and after every route, the API's and the page's alike."""
     app.extensions["steward_refusals"] = RefusalLimiter(app.config["REFUSALS_PER_MINUTE"])
     for check in (refuse_limited_client, check_host, check_body, refuse_cross_site,
                   check_access):  # in this order, before any route
         app.before_request(check)
     app.after_request(count_refusal)
     app.after_request(add_security_headers)
-    add_status_page_routes(app)
-    for name in ("duration", "when", "iso", "category"):
-        app.add_template_filter(getattr(web_format, name), name)
-
-    def read() -> Fleet:
-        return read_for(steward, utcnow())
-
-    steward.feed = FleetFeed(app, read, max_streams=app.config["MAX_STREAMS"])
-    app.extensions["steward_feed"] = steward.feed
 
 
 def _secret_key(app: Flask) -> str:

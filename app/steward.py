@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 from app.desired_state.follow import FileWatcher, GitFollower, SyncResult
 from app.domain.clock import utcnow
@@ -27,9 +27,14 @@ from app.reconcile.watcher import EventWatcher
 from app.store.db import Store
 from app.store.retention import EventPruner
 from app.store.source import record_sync
-from app.web.feed import FleetFeed
 
 log = logging.getLogger(__name__)
+
+
+class Companion(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -46,12 +51,9 @@ class Steward:
     notifier: Notifier | None = None
     #: Prunes the event log every hour (`app/store/retention.py`).
     pruner: EventPruner | None = None
-    #: The status page's live feed; set by the app factory (`app/web/feed.py`).
-    feed: FleetFeed | None = None
-    #: The Prometheus registry `/metrics` serves; set by the app factory.
-    metrics: Any = None
-    #: The serialised service list (`app/api/services/cache.py`); set by the app factory.
-    service_list: Any = None
+    #: Parts of other packages that run on every replica while Steward does (the page's
+    #: live feed), registered with `alongside()`.
+    companions: list[Companion] = field(default_factory=list)
     #: CPU and memory samples per service (`app/engine/stats.py`).
     stats: StatsCollector | None = None
     #: How often the registries are asked about image updates (STEWARD_IMAGE_CHECK_INTERVAL).
@@ -75,8 +77,8 @@ class Steward:
     def start_background(self) -> None:
         """Start what every replica runs (the page's live feed, the stats) and contend for
         the lease: only the leader runs the parts that act (`_lead`)."""
-        if self.feed is not None:
-            self.feed.start()
+        for companion in self.companions:
+            companion.start()
         if self.stats is not None:
             self.stats.start()
         self.leadership.on_elected = lambda: _in_thread(self._lead, "steward-lead")
@@ -147,10 +149,16 @@ class Steward:
         self.reconciler.forget_container(event.container_id)
         self.trigger([event.service])
 
+    def alongside(self, companion: Companion) -> None:
+        """Run `companion` while Steward runs: started with the background parts, stopped
+        first at shutdown."""
+        self.companions.append(companion)
+
     def end_streams(self) -> None:
-        """End the status page's live streams (they hold server threads) ahead of shutdown."""
-        if self.feed is not None:
-            self.feed.stop()
+        """Stop the companions (the page's live streams hold server threads) ahead of
+        shutdown."""
+        for companion in self.companions:
+            companion.stop()
 
     def shutdown(self) -> None:
         """Stop Steward's own threads and hand the lease back; the managed containers keep

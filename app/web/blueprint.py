@@ -27,7 +27,8 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 PAUSE_CHOICES = (("900", "15 minutes"), ("3600", "1 hour"), ("14400", "4 hours"),
                  ("86400", "24 hours"))
 
-for _name in ("ago", "utc", "hour", "percent", "cpu", "favicon", "unique"):
+for _name in ("ago", "utc", "hour", "percent", "cpu", "favicon", "unique", "duration", "when",
+              "iso", "category"):
     bp.add_app_template_filter(getattr(web_format, _name), _name)
 bp.add_app_template_filter(web_format.size, "bytes")
 bp.add_app_template_filter(sparkline, "spark")

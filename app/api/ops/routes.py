@@ -2,28 +2,17 @@
 reconcile), `/metrics` (Prometheus)."""
 from __future__ import annotations
 
-from typing import Iterator
-
 import marshmallow as ma
-from flask import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    InfoMetricFamily,
-)
-from prometheus_client.registry import Collector
+from flask import Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.domain.clock import utcnow
 from app.extensions import Blueprint, Schema, UTCTimestamp
 from app.leadership.lease import leader
 from app.operations.context import current_steward
-from app.operations.read_model import list_services
 from app.status import STATUSES
-from app.store.db import STORE_FAILURES, Store
+from app.store.db import STORE_FAILURES
 from app.store.runtime import engine_status
-from app.store.sync import last_load
-from app.telemetry import metrics
 
 blp = Blueprint("ops", __name__, url_prefix="",
                 description="Steward itself: liveness, readiness and Prometheus metrics.")
@@ -133,44 +122,5 @@ def readyz() -> tuple[dict, int]:
                                                        "example": METRICS_EXAMPLE}}}})
 def prometheus_metrics() -> Response:
     """Prometheus metrics: per-service status, restarts, failures, passes, probes, errors"""
-    registry = current_steward().metrics
+    registry = current_app.extensions["steward_metrics"]
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
-
-
-class FleetCollector(Collector):
-    """Per-service metrics and the revision in force, read from the store when scraped."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def collect(self) -> Iterator:
-        status = GaugeMetricFamily("steward_service_status", "1 for the service's current "
-                                   "status, 0 for the others",
-                                   labels=["service", "category", "status"])
-        restarts = CounterMetricFamily("steward_service_restarts", "Restarts of the service",
-                                       labels=["service", "category"])
-        failures = GaugeMetricFamily("steward_service_failure_count", "Consecutive failures "
-                                     "counted toward the failure limit",
-                                     labels=["service", "category"])
-        revision = InfoMetricFamily("steward_desired_state", "The desired state in force")
-        with self.store.reader() as session:
-            for service in list_services(session, utcnow()):
-                for value in STATUSES:
-                    status.add_metric([service.name, service.category, value],
-                                      1.0 if service.status == value else 0.0)
-                restarts.add_metric([service.name, service.category], service.restart_count)
-                failures.add_metric([service.name, service.category], service.failure_count)
-            good = last_load(session, ok=True)
-        if good is not None:
-            revision.add_metric([], {"revision": good.revision or "", "digest": good.digest,
-                                     "dirty": str(bool(good.dirty)).lower()})
-        yield from (status, restarts, failures, revision)
-
-
-def registry_for(store: Store) -> CollectorRegistry:
-    """One registry per app: the process metrics and this store's fleet."""
-    registry = CollectorRegistry()
-    for metric in metrics.PROCESS_METRICS:
-        registry.register(metric)
-    registry.register(FleetCollector(store))
-    return registry

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Callable
 
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify
 from flask.views import MethodView
 
 from app.api.services.schemas import (
@@ -81,7 +81,7 @@ class Services(MethodView):
     def get(self, args: dict) -> Response:
         """List managed services, optionally of one category"""
         now = utcnow()
-        listed = current_steward().service_list.get(now)
+        listed = current_app.extensions["steward_service_list"].get(now)
         if listed["unavailable"]:
             raise EngineUnavailable(f"{listed['unavailable']}; Steward retries on its own")
         category = args.get("category")
