@@ -16,9 +16,9 @@ from flask import Response, render_template, request
 
 from app.desired_state import secrets
 from app.domain.clock import utcnow
-from app.errors import ActionFailed, EngineUnavailable
 from app.operations.context import current_steward
 from app.operations.history import histories
+from app.operations.logs import LOG_LINES, log_tail
 from app.operations.read_model import get_service
 from app.operations.replicas import replicas_detail
 from app.store.events import recent_events
@@ -28,8 +28,6 @@ from app.web.fleet import read_for
 from app.web.format import spec_yaml
 from app.web.view import Row, history_state, make_row
 
-LOG_LINES = 100
-LOG_BYTES = 64 * 1024
 EVENTS_SHOWN = 50
 #: Event filter choices: which kinds each shows (None: all).
 EVENT_KINDS = {"all": "All events", "healing": "Healing and failures",
@@ -89,11 +87,10 @@ def service_page(name: str) -> str | tuple[str, int]:
     with steward.store.reader() as session:
         record = session.get(ServiceRecord, name)
         spec_text, written = spec_yaml(record.spec), _as_written(record)
-    runtime_id = _container_id(name)
     return render_template("service.html", row=row, fleet=fleet, events=events,
                            spec_text=spec_text, written=written, drift=drift,
                            replicas=replicas,
-                           logs=_log_tail(runtime_id), version=position,
+                           logs=log_tail(steward, name), version=position,
                            event_kinds=EVENT_KINDS, event_filter=EventFilter.from_args(
                                request.args), log_lines=LOG_LINES,
                            row_flashes=row_flashes())
@@ -120,29 +117,10 @@ def service_logs(name: str) -> Response:
     with current_steward().store.reader() as session:
         if session.get(ServiceRecord, name) is None:
             return Response(f"Service '{name}' not found", 404, mimetype="text/plain")
-    text, why = _log_tail(_container_id(name))
+    text, why = log_tail(current_steward(), name)
     if text is None:
         return Response(f"No log lines: {why}", 503, mimetype="text/plain")
     return Response(text, mimetype="text/plain", headers={"Cache-Control": "no-store"})
-
-
-def _container_id(name: str) -> str | None:
-    with current_steward().store.reader() as session:
-        runtime = session.get(RuntimeState, name)
-        return runtime.container_id if runtime else None
-
-
-def _log_tail(container_id: str | None) -> tuple[str | None, str | None]:
-    """(lines, why not): the container's last log lines, or why there are none."""
-    if container_id is None:
-        return None, "no container"
-    try:
-        text = current_steward().reconciler.engine.logs(container_id, LOG_LINES)
-    except (EngineUnavailable, ActionFailed) as err:
-        return None, str(err)
-    if len(text) > LOG_BYTES:
-        text = "[… earlier output cut …]\n" + text[-LOG_BYTES:]
-    return text, None
 
 
 def _as_written(record: ServiceRecord) -> tuple[str, int] | None:
