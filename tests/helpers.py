@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import docker
 import psycopg
@@ -22,9 +22,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from app.desired_state.spec import CATEGORY_RESTART_DEFAULTS, DesiredState, ServiceSpec
+from app.domain.actions import Plan
 from app.domain.views import RuntimeView
-from app.engine.observed import ObservedContainer
+from app.engine.observed import ObservedContainer, ObservedNetwork
+from app.reconcile.fleet import judge
 from app.reconcile.plan import plan
+from app.reconcile.report import PlanReport, report
 from app.store.db import Store
 
 
@@ -100,7 +103,20 @@ def render(services: list[ServiceSpec], observed: list[ObservedContainer],
            runtime: dict[str, RuntimeView] | None = None, *, prune: bool = False,
            now: datetime = NOW) -> str:
     desired = DesiredState(services={s.name: s for s in services}, prune=prune)
-    return plan(desired, observed, runtime or {}, now, stable_period=60).render()
+    return planned(desired, observed, runtime, now, stable_period=60).render()
+
+
+def planned(desired: DesiredState, observed: Sequence[ObservedContainer],
+            runtime: Mapping[str, RuntimeView] | None = None, now: datetime = NOW, *,
+            networks: Sequence[ObservedNetwork] | None = None, **options: Any) -> Plan:
+    """The planner on `observed`, judged first as a pass does (`fleet.judge`)."""
+    return plan(desired, judge(desired, observed, runtime, networks), now, **options)
+
+
+def reported(the_plan: Plan, desired: DesiredState, observed: Sequence[ObservedContainer],
+             runtime: Mapping[str, RuntimeView] | None = None) -> PlanReport:
+    """The plan report on `observed`, judged as the pass that made the plan did."""
+    return report(the_plan, desired, judge(desired, observed, runtime))
 
 
 def containers_of(client: docker.DockerClient, instance: str) -> dict[str, Container]:
@@ -149,7 +165,8 @@ def service(name: str, image: str, command: str, category: str = "ai", **extra: 
     changed spec is live after half a second of health instead of a category's default)."""
     extra.setdefault("update", "{monitor: 0.5s}")
     lines = [f"  {name}:", f"    category: {category}", f"    image: {image}",
-             "    init: true", f"    command: {command}", "    stop_grace_period: 1s"]
+             "    init: true", f"    command: {command}",
+             f"    stop_grace_period: {extra.pop('stop_grace_period', '1s')}"]
     return "\n".join(lines + [f"    {key}: {value}" for key, value in extra.items()]) + "\n"
 
 

@@ -19,6 +19,7 @@ from app.domain.clock import utcnow
 from app.domain.views import RuntimeView
 from app.engine.base import kind_of, make_engine
 from app.errors import NotObserved
+from app.reconcile.fleet import judge
 from app.reconcile.plan import plan
 from app.reconcile.report import PlanReport, report
 from app.store.db import Store
@@ -38,10 +39,10 @@ def pending_plan(steward: Steward) -> PlanReport:
     with steward.store.reader() as session:
         desired = stored_desired_state(session)
         views = runtime_views(session, now)
-    the_plan = plan(desired, observed, views, now,
-                    stable_period=steward.reconciler.stable_period,
+    seen = judge(desired, observed, views)
+    the_plan = plan(desired, seen, now, stable_period=steward.reconciler.stable_period,
                     engine_updates=kind_of(steward.reconciler.engine) == "swarm")
-    return report(the_plan, desired, observed, views)
+    return report(the_plan, desired, seen)
 
 
 def check_plan(desired_dir: Path, config: Mapping[str, Any]) -> PlanReport:
@@ -60,9 +61,10 @@ def check_plan(desired_dir: Path, config: Mapping[str, Any]) -> PlanReport:
         engine.close()
     now = utcnow()
     views = _stored_views(config["DATABASE_URL"], now)
-    the_plan = plan(desired, observed, views, now, stable_period=config["STABLE_PERIOD"],
-                    networks=networks, engine_updates=engine.kind == "swarm")
-    return report(the_plan, desired, observed, views)
+    seen = judge(desired, observed, views, networks)
+    the_plan = plan(desired, seen, now, stable_period=config["STABLE_PERIOD"],
+                    engine_updates=engine.kind == "swarm")
+    return report(the_plan, desired, seen)
 
 
 def _stored_views(url: str, now: datetime) -> dict[str, RuntimeView]:

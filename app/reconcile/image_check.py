@@ -17,7 +17,7 @@ from app.desired_state.spec import DesiredState, ServiceSpec
 from app.engine.docker_engine import DockerEngine
 from app.engine.observed import ObservedContainer
 from app.errors import ActionFailed
-from app.reconcile.plan import primary_containers
+from app.reconcile.fleet import judge
 from app.store.db import Store
 from app.store.images import record_image_checks
 from app.store.sync import stored_desired_state
@@ -59,7 +59,7 @@ def check_images(engine: DockerEngine, store: Store, now: Callable[[], datetime]
 
 def _running(desired: DesiredState, observed: Sequence[ObservedContainer]
              ) -> list[tuple[str, ObservedContainer]]:
-    primaries = primary_containers(desired, observed)
+    primaries = judge(desired, observed).primaries
     return [(name, c) for name, c in sorted(primaries.items())
             if c is not None and c.running and desired.services[name].build is None]
 

@@ -22,61 +22,47 @@ from app.domain.actions import Action, Kind, Plan, Waiting
 from app.domain.views import RuntimeView
 from app.engine.observed import ObservedContainer, ObservedNetwork
 from app.reconcile import policy, rollout, swarm_plan
-from app.reconcile.fleet import Fleet, drifted_fields, wait_for_dependencies
+from app.reconcile.fleet import (
+    Fleet,
+    Observation,
+    drifted_fields,
+    effective,
+    wait_for_dependencies,
+)
 
 
-def plan(desired: DesiredState, observed: Sequence[ObservedContainer],
-         runtime: Mapping[str, RuntimeView], now: datetime, *,
+def plan(desired: DesiredState, seen: Observation, now: datetime, *,
          stable_period: float = policy.STABLE_PERIOD_SECONDS,
          only: Collection[str] | None = None,
-         networks: Sequence[ObservedNetwork] | None = None,
          engine_updates: bool = False) -> Plan:
     """Decide every action of one pass: orphans, then missing networks, then services in
     dependency order.
 
-    `only` limits the pass to those services and everything that depends on them (a pass
-    woken by one container's event); None plans the whole fleet, orphans included.
-    `networks` are Steward's networks as observed; None leaves networks out of the plan.
-    `engine_updates`: the engine rolls out, restarts and rolls back itself (Swarm), so each
-    observation is a whole service and `swarm_plan` has the rules.
+    `seen` is the observation, judged (`fleet.judge`); its networks None leaves networks out
+    of the plan. `only` limits the pass to those services and everything that depends on
+    them (a pass woken by one container's event); None plans the whole fleet, orphans
+    included. `engine_updates`: the engine rolls out, restarts and rolls back itself
+    (Swarm), so each observation is a whole service and `swarm_plan` has the rules.
     """
-    by_service: dict[str, list[ObservedContainer]] = defaultdict(list)
-    for container in observed:
-        by_service[container.service].append(container)
-    views = {name: runtime.get(name, RuntimeView(enabled=spec.enabled))
-             for name, spec in desired.services.items()}
-    specs = effective(desired, views).services
-    picked = {name: _pick(by_service.get(name, []), spec, views[name])
-              for name, spec in specs.items()}
-    fleet = Fleet(specs, {n: p for n, (p, _) in picked.items()}, views, now,
-                   stable_period,
-                   {n: rollout.rollout_containers(by_service.get(n, []), views[n].rollout)
-                    for n in specs})
+    specs = effective(desired, seen.views).services
+    fleet = Fleet(specs, seen.primaries, seen.views, now, stable_period, seen.rollouts)
     scope = None if only is None else with_dependents(desired.services.values(), only)
     actions = []
     if scope is None:
         actions += [_orphan(c, desired.prune)
-                    for c in sorted(observed, key=lambda c: (c.service, c.id))
+                    for c in sorted(seen.containers, key=lambda c: (c.service, c.id))
                     if c.service not in desired.services]
-    if networks is not None:
-        actions += network_actions(desired, networks, prune=desired.prune and scope is None)
+    if seen.networks is not None:
+        actions += network_actions(desired, seen.networks,
+                                   prune=desired.prune and scope is None)
     for name in dependency_order(desired.services.values()):
         if scope is not None and name not in scope:
             continue
         actions += [Action(Kind.REMOVE_DUPLICATE, name, "more than one container for the service",
-                           container_id=c.id) for c in picked[name][1]]
+                           container_id=c.id) for c in seen.duplicates[name]]
         rules = swarm_plan.service_actions if engine_updates else _service_actions
         actions += _paused(fleet, name, rules(fleet, name))
     return Plan(tuple(actions))
-
-
-def effective(desired: DesiredState, runtime: Mapping[str, RuntimeView]) -> DesiredState:
-    """The desired state with each operator's rollback pin in force (`steward rollback`)."""
-    pinned = {n: v.pinned_spec for n, v in runtime.items()
-              if v.pinned_spec is not None and n in desired.services}
-    if not pinned:
-        return desired
-    return replace(desired, services={**desired.services, **pinned})
 
 
 def network_actions(desired: DesiredState, observed: Sequence[ObservedNetwork], *,
@@ -161,34 +147,6 @@ def _orphan(container: ObservedContainer, prune: bool) -> Action:
     return Action(Kind.REPORT_ORPHAN, container.service,
                   "service is no longer in the desired state; set prune: true to remove it",
                   container_id=container.id)
-
-
-def primary_containers(desired: DesiredState, observed: Sequence[ObservedContainer],
-                       runtime: Mapping[str, RuntimeView] | None = None
-                       ) -> dict[str, ObservedContainer | None]:
-    """The container each desired service is judged by (see `_pick`)."""
-    runtime = runtime or {}
-    return {name: _pick([c for c in observed if c.service == name], spec,
-                        runtime.get(name, RuntimeView()))[0]
-            for name, spec in desired.services.items()}
-
-
-def _pick(containers: list[ObservedContainer], spec: ServiceSpec, view: RuntimeView
-          ) -> tuple[ObservedContainer | None, list[ObservedContainer]]:
-    """Keep the best container (current spec, running, newest); the rest are duplicates.
-
-    During a rollout the old container is judged while it runs, else the new one, and
-    neither is a duplicate.
-    """
-    new, old = rollout.rollout_containers(containers, view.rollout)
-    if new or old:
-        primary = old if old is not None and (old.running or new is None) else new
-        return primary, [c for c in containers if c is not new and c is not old]
-    if not containers:
-        return None, []
-    ranked = sorted(containers, key=lambda c: (c.spec_hash == spec.spec_hash, c.running,
-                                               c.created, c.id), reverse=True)
-    return ranked[0], ranked[1:]
 
 
 def _service_actions(fleet: Fleet, name: str) -> list[Action]:

@@ -34,26 +34,17 @@ from app.engine.base import kind_of
 from app.engine.docker_engine import DockerEngine
 from app.engine.observed import ObservedContainer
 from app.errors import EngineUnavailable
-from app.health.monitor import HealthMonitor, Target
+from app.health.monitor import HealthMonitor
 from app.reconcile import policy
 from app.reconcile.executor import ExecutionReport, execute
-from app.reconcile.fleet import drifted_fields
-from app.reconcile.gate import judge_new_containers, probe_address
-from app.reconcile.plan import (
-    effective,
-    plan,
-    primary_containers,
-    with_dependents,
-)
+from app.reconcile.fleet import Observation, effective
+from app.reconcile.observe import Observer
+from app.reconcile.plan import plan, with_dependents
 from app.store.applies import record_apply
 from app.store.db import Store
-from app.store.rollouts import record_gate
 from app.store.runtime import (
     consume_pending,
-    record_observations,
     record_waits,
-    runtime_rows,
-    runtime_views,
     set_engine_status,
 )
 from app.store.sync import record_load_failure, stored_desired_state, sync_desired_state
@@ -104,9 +95,7 @@ class Reconciler:
         self._revision_checked = 0.0
         self._load_error: str | None = None
         self._reported_orphans: set[str] = set()
-        self._signatures: dict[str, str] = {}
-        self._stale: set[str] = set()
-        self._stale_lock = threading.Lock()
+        self.observer = Observer(engine=engine, store=store, health=health, clock=clock)
         self._closed = False
         self.last_result: PassResult | None = None
         #: The containers of the latest observation, for plans the API makes without Docker.
@@ -134,8 +123,7 @@ class Reconciler:
 
     def forget_container(self, container_id: str) -> None:
         """Inspect this container again on the next pass (an event said it changed)."""
-        with self._stale_lock:
-            self._stale.add(container_id)
+        self.observer.forget(container_id)
 
     def _request(self, only: Iterable[str] | None) -> None:
         wanted = Scope(None if only is None else frozenset(only))
@@ -240,51 +228,63 @@ class Reconciler:
         return result
 
     def _one_pass(self, only: frozenset[str] | None, actor: str | None) -> PassResult:
+        """Observe, plan, execute, record."""
         started = self.clock()
         load_error = self.load_desired()
         with self.store.reader() as session:
             desired = stored_desired_state(session)
         try:
-            observed, views = self._observe(desired)
-            networks = self.engine.observe_networks()
+            seen = self._observe(desired)
         except EngineUnavailable as err:
             return self._engine_down(str(err), load_error)
-        the_plan = plan(desired, observed, views, self.clock(), stable_period=self.stable_period,
-                        only=only, networks=networks,
-                        engine_updates=kind_of(self.engine) == "swarm")
+        the_plan = plan(desired, seen, self.clock(), stable_period=self.stable_period,
+                        only=only, engine_updates=kind_of(self.engine) == "swarm")
         if the_plan.actions:
             log.debug("plan:\n%s", the_plan.render())
-        planned = desired.services.keys() if only is None else \
-            with_dependents(desired.services.values(), only)
+        planned = frozenset(desired.services.keys() if only is None else
+                            with_dependents(desired.services.values(), only))
+        report, engine_error = self._execute(the_plan, desired, seen)
+        self._record(the_plan, report, seen.views, planned, engine_down=engine_error is not None)
+        if engine_error is not None:
+            return self._engine_down(engine_error, load_error, the_plan)
+        result = PassResult(plan=the_plan, report=report, load_error=load_error, desired=desired,
+                            observed=seen.containers, planned=planned, started_at=started)
+        if actor is not None or (the_plan.writes_docker and report.done):
+            self._record_apply(result, actor or "reconciler", only)
+        return result
+
+    def _observe(self, desired: DesiredState) -> Observation:
+        seen = self.observer.observe(desired)
+        self.last_observed = seen.containers
+        return seen
+
+    def _execute(self, the_plan: Plan, desired: DesiredState, seen: Observation
+                 ) -> tuple[ExecutionReport, str | None]:
+        """Carry the plan out; the engine going away midway ends it (and says why)."""
         report = ExecutionReport()
-        consumed = set(planned)
         try:
             execute(the_plan, engine=self.engine, store=self.store,
-                    specs=effective(desired, views).services,
-                    runtime=views, now=self.clock, reported=self._reported_orphans,
-                    report=report)
+                    specs=effective(desired, seen.views).services, runtime=seen.views,
+                    now=self.clock, reported=self._reported_orphans, report=report)
             for action in report.done:
                 if action.container_id:
                     self.forget_container(action.container_id)
             if the_plan.writes_docker:
                 self._observe(desired)  # so the API shows what the pass just did
         except EngineUnavailable as err:
-            # Requests whose actions never ran stay pending: the next pass carries them out.
-            finished = {a.service for a in report.done + report.skipped} | \
-                {a.service for a, _ in report.failed}
-            consumed -= {a.service for a in the_plan.actions} - finished
-            return self._engine_down(str(err), load_error, the_plan)
-        finally:
-            with self.store.session() as session:
-                consume_pending(session, {n: views[n] for n in consumed if n in views})
-                record_waits(session, the_plan, planned, self.clock())
-        self._schedule_wakeups(the_plan, {n: views[n] for n in planned if n in views})
-        result = PassResult(plan=the_plan, report=report, load_error=load_error, desired=desired,
-                            observed=tuple(observed), planned=frozenset(planned),
-                            started_at=started)
-        if actor is not None or (the_plan.writes_docker and report.done):
-            self._record_apply(result, actor or "reconciler", only)
-        return result
+            return report, str(err)
+        return report, None
+
+    def _record(self, the_plan: Plan, report: ExecutionReport,
+                views: Mapping[str, RuntimeView], planned: frozenset[str], *,
+                engine_down: bool) -> None:
+        """Requests the pass served are done; waits noted; wake-ups scheduled."""
+        served = served_requests(the_plan, report, planned) if engine_down else planned
+        with self.store.session() as session:
+            consume_pending(session, {n: views[n] for n in served if n in views})
+            record_waits(session, the_plan, planned, self.clock())
+        if not engine_down:
+            self._schedule_wakeups(the_plan, {n: views[n] for n in planned if n in views})
 
     def _record_apply(self, result: PassResult, actor: str, only: Iterable[str] | None) -> None:
         with self.store.session() as session:
@@ -302,47 +302,13 @@ class Reconciler:
             if view.failure_count and stable_at is not None and stable_at > self.clock():
                 self.wake(stable_at, name, "stable")
 
-    def _observe(self, desired: DesiredState
-                 ) -> tuple[list[ObservedContainer], dict[str, RuntimeView]]:
-        """List the containers, store what changed, point the health monitor at them.
-
-        Returns what the planner needs: the containers and each service's runtime view.
-        """
-        with self._stale_lock:
-            known = {i: sig for i, sig in self._signatures.items() if i not in self._stale}
-            self._stale.clear()
-        observed = self.engine.observe(known)
-        with self._stale_lock:
-            self._signatures = {c.id: c.signature for c in observed if c.id not in self._stale}
-        now = self.clock()
-        with self.store.reader() as session:
-            before = runtime_views(session, now)
-        desired = effective(desired, before)
-        gate = judge_new_containers(desired, observed, before)  # probes, outside transactions
-        primaries = primary_containers(desired, observed, before)
-        docker_checked = {n for n, s in desired.services.items()
-                          if s.healthcheck is not None and s.healthcheck.kind == "command"
-                          or kind_of(self.engine) == "swarm"}  # Swarm: health is from tasks
-        drift = {n: drifted_fields(desired.services[n], c) for n, c in primaries.items() if c}
-        with self.store.session() as session:
-            rows = runtime_rows(session)
-            record_observations(session, rows, primaries, docker_checked, drift, now)
-            record_gate(session, gate, now)
-            set_engine_status(session, reachable=True, detail=None, now=now)
-            views = runtime_views(session, now, rows)
-        self.health.watch(_probe_targets(desired, primaries, views)
-                          if kind_of(self.engine) == "docker" else [])
-        self.last_observed = tuple(observed)
-        return observed, views
-
     def _engine_down(self, error: str, load_error: str | None, the_plan: Plan | None = None
                      ) -> PassResult:
         log.warning("%s; retrying in %ss", error, ENGINE_RETRY.total_seconds())
         self.last_observed = None
         with self.store.session() as session:
             set_engine_status(session, reachable=False, detail=error, now=self.clock())
-        with self._stale_lock:
-            self._signatures.clear()
+        self.observer.forget_all()
         self.wake(self.clock() + ENGINE_RETRY, None, "retry")
         return PassResult(plan=the_plan, engine_error=error, load_error=load_error)
 
@@ -359,18 +325,13 @@ def _unexpected(err: Exception) -> str:
     return f"loading the desired state failed: {type(err).__name__}: {err}"[:1000]
 
 
-def _probe_targets(desired: DesiredState, primaries: Mapping[str, ObservedContainer | None],
-                   views: Mapping[str, RuntimeView]) -> list[Target]:
-    """Running containers of services whose http or tcp check Steward probes itself."""
-    targets = []
-    for name, container in primaries.items():
-        check = desired.services[name].healthcheck
-        if container is None or not container.running or check is None \
-                or check.kind == "command" or name not in views:
-            continue
-        targets.append(Target(name, check, container.id, views[name].started_at,
-                              probe_address(desired.services[name], container)))
-    return targets
+def served_requests(the_plan: Plan, report: ExecutionReport, planned: frozenset[str]
+                    ) -> frozenset[str]:
+    """The services whose pending requests a pass cut short by the engine still served:
+    all it planned but those with an action that never ran (the next pass runs it)."""
+    finished = {a.service for a in (*report.done, *report.skipped)} | \
+        {a.service for a, _ in report.failed}
+    return planned - ({a.service for a in the_plan.actions} - finished)
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Mapping, Sequence
+from typing import Mapping
 
 from app.desired_state.spec import DesiredState
 from app.domain.actions import Action, Kind, Plan, Waiting
 from app.domain.clock import iso
-from app.domain.views import RuntimeView
 from app.engine.observed import ObservedContainer
 from app.reconcile.diff import Change, spec_changes
-from app.reconcile.plan import primary_containers
+from app.reconcile.fleet import Observation
 
 #: What each kind of step looks like in the text, and which group it counts in.
 _SYMBOLS = {Kind.CREATE: "+", Kind.RECREATE: "~", Kind.START: ">", Kind.RESTART: ">",
@@ -87,19 +86,19 @@ class PlanReport:
                 "updates_available": dict(self.updates)}
 
 
-def report(the_plan: Plan, desired: DesiredState, observed: Sequence[ObservedContainer],
-           runtime: Mapping[str, RuntimeView] | None = None) -> PlanReport:
-    primaries = primary_containers(desired, observed, runtime)
-    steps = tuple(_step(a, desired, primaries) for a in the_plan.actions)
+def report(the_plan: Plan, desired: DesiredState, seen: Observation) -> PlanReport:
+    """`the_plan` told for people, with each change's old and new value from the
+    observation the plan was made from."""
+    steps = tuple(_step(a, desired, seen.primaries) for a in the_plan.actions)
     planned = {a.service for a in the_plan.actions}
-    updates = tuple((name, view.available_digest) for name, view in sorted((runtime or {}).items())
+    updates = tuple((name, view.available_digest) for name, view in sorted(seen.views.items())
                     if view.available_digest and name in desired.services
                     and name not in planned)
     return PlanReport(steps, tuple(sorted(set(desired.services) - planned)), updates)
 
 
 def _step(action: Action, desired: DesiredState,
-          primaries: dict[str, ObservedContainer | None]) -> Step:
+          primaries: Mapping[str, ObservedContainer | None]) -> Step:
     container = primaries.get(action.service)
     if action.kind is Kind.WAIT and action.waiting_for is Waiting.DEPENDENCY \
             and container is None:

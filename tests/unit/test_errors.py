@@ -9,9 +9,21 @@ from flask.testing import FlaskClient
 
 from app.desired_state.loader import DesiredStateError
 from app.errors import (
-    ActionFailed, ActionInProgress, ActionRejected, AppError, Busy, ConfigurationError,
-    EngineUnavailable, NotLeader, NotObserved, PermanentError, ServiceNotFound,
-    TransientError, detail_for, error_body, status_for,
+    ActionFailed,
+    ActionInProgress,
+    ActionRejected,
+    AppError,
+    Busy,
+    ConfigurationError,
+    EngineUnavailable,
+    NotLeader,
+    NotObserved,
+    PermanentError,
+    ServiceNotFound,
+    TransientError,
+    detail_for,
+    error_body,
+    status_for,
 )
 from app.store.db import StoreUnavailable
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from app.desired_state.spec import DesiredState, HealthCheck, RestartPolicy
 from app.domain.views import RuntimeView
-from app.reconcile.plan import plan, with_dependents
-from tests.helpers import NOW, container, render, spec
+from app.reconcile.plan import with_dependents
+from tests.helpers import NOW, container, planned, render, spec
 
 DB = spec("db", "infrastructure", healthcheck=HealthCheck("tcp", 5, 1, 0, 3, port=5432))
 APP = spec("app", "ai", depends_on=("db",),
@@ -29,7 +29,7 @@ class TestDependencyWaits:
         observed = [container(DB, "exited", exit_code=1), container(APP, "exited", exit_code=1)]
         runtime = {"db": RuntimeView(failure_count=1, last_restart_at=ago(1)),
                    "app": RuntimeView(failure_count=4)}
-        result = plan(DesiredState(services={"db": DB, "app": APP}), observed, runtime, NOW)
+        result = planned(DesiredState(services={"db": DB, "app": APP}), observed, runtime, NOW)
         assert result.render().splitlines()[1] == "wait app: waiting for dependency db (stopped)"
         assert not any(a.heal for a in result.actions if a.service == "app")
 
@@ -47,7 +47,7 @@ class TestDependencyWaits:
     def test_a_crash_during_the_outage_is_not_counted_once_the_dependency_is_back(self) -> None:
         runtime = {"db": replace(HEALTHY, started_at=ago(5)),
                    "app": RuntimeView(finished_at=ago(30), failure_count=2)}
-        result = plan(DesiredState(services={"db": DB, "app": APP}),
+        result = planned(DesiredState(services={"db": DB, "app": APP}),
                       [container(DB), container(APP, "exited", exit_code=1)], runtime, NOW)
         assert result.render() == "start app: exit code 1 while dependency db was down; db is back"
         assert [a.heal for a in result.actions] == [False]
@@ -55,7 +55,7 @@ class TestDependencyWaits:
     def test_a_crash_after_the_dependency_came_back_counts(self) -> None:
         runtime = {"db": replace(HEALTHY, started_at=ago(60)),
                    "app": RuntimeView(finished_at=ago(30))}
-        result = plan(DesiredState(services={"db": DB, "app": APP}),
+        result = planned(DesiredState(services={"db": DB, "app": APP}),
                       [container(DB), container(APP, "exited", exit_code=1)], runtime, NOW)
         assert [(a.render(), a.heal) for a in result.actions] == [("start app: exit code 1", True)]
 
@@ -84,7 +84,7 @@ class TestRestartWith:
 
     def test_a_dependent_is_restarted_once_its_restart_with_service_runs_again(self) -> None:
         runtime = {"vpn": RuntimeView(started_at=ago(2)), "torrent": HEALTHY}
-        result = plan(DesiredState(services={"vpn": self.VPN, "torrent": self.TORRENT}),
+        result = planned(DesiredState(services={"vpn": self.VPN, "torrent": self.TORRENT}),
                       [container(self.VPN), container(self.TORRENT)], runtime, NOW)
         assert result.render() == "restart torrent: restart_with: vpn was restarted"
         assert [a.heal for a in result.actions] == [False]
@@ -168,7 +168,7 @@ class TestScope:
     def test_a_pass_for_one_service_covers_its_dependents_and_not_the_rest(self) -> None:
         other = spec("other", "monitoring")
         desired = DesiredState(services={"db": DB, "app": APP, "other": other})
-        result = plan(desired, [container(spec("gone"))], {"db": HEALTHY}, NOW, only={"db"})
+        result = planned(desired, [container(spec("gone"))], {"db": HEALTHY}, NOW, only={"db"})
         assert result.render() == "create db: no container\n" \
                                   "wait app: waiting for dependency db (stopped)"
 

@@ -16,8 +16,8 @@ from app.desired_state.spec import (
 )
 from app.domain.views import RuntimeView
 from app.engine.observed import ObservedContainer
-from app.reconcile.plan import dependency_order, plan
-from tests.helpers import NOW, container, render, spec
+from app.reconcile.plan import dependency_order
+from tests.helpers import NOW, container, planned, render, spec
 
 WEB = spec()
 AGO = NOW - timedelta(seconds=3)
@@ -95,7 +95,7 @@ def test_a_disabled_or_stopped_service_is_left_alone_even_when_it_drifts(
 
 def test_a_start_on_enable_is_not_counted_as_a_failure() -> None:
     desired = DesiredState(services={"web": WEB})
-    result = plan(desired, [container(WEB, "exited", exit_code=143)],
+    result = planned(desired, [container(WEB, "exited", exit_code=143)],
                   {"web": RuntimeView(pending_action="enable")}, NOW)
     assert [a.heal for a in result.actions] == [False]
 
@@ -144,7 +144,7 @@ class TestRestartPolicy:
         """Even when no pass came round to reset the count between stability and the crash."""
         runtime = RuntimeView(failure_count=3, last_restart_at=NOW - timedelta(minutes=20),
                               finished_at=NOW - timedelta(seconds=1))
-        result = plan(DesiredState(services={"web": self.svc}),
+        result = planned(DesiredState(services={"web": self.svc}),
                       [container(self.svc, "exited", exit_code=1)], {"web": runtime}, NOW,
                       stable_period=60)
         assert [(a.render(), a.heal, a.fresh) for a in result.actions] == \
@@ -173,7 +173,7 @@ def test_duplicates_keep_the_current_running_container() -> None:
     stale = container(WEB, id="a-stale", spec_hash="old", created="1")
     current = container(WEB, id="b-current", created="2")
     stopped = container(WEB, "exited", id="c-stopped", created="3")
-    result = plan(DesiredState(services={"web": WEB}), [stale, current, stopped], {}, NOW)
+    result = planned(DesiredState(services={"web": WEB}), [stale, current, stopped], {}, NOW)
     assert [(a.kind.value, a.container_id) for a in result.actions] == [
         ("remove-duplicate", "c-stopped"), ("remove-duplicate", "a-stale")]
 

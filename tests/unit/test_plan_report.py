@@ -22,8 +22,7 @@ from app.engine.observed import ObservedContainer
 from app.reconcile.diff import spec_changes
 from app.reconcile.executor import ExecutionReport
 from app.reconcile.reconciler import PassResult
-from app.reconcile.report import report
-from tests.helpers import NOW, spec
+from tests.helpers import NOW, reported, spec
 
 WEB = spec("web", environment=(("MODE", "one"), ("DB_PASSWORD", "old")),
            ports=(PortMapping("127.0.0.1", 8080, 80),), command=("serve", "--token=abc"))
@@ -119,7 +118,7 @@ def test_every_kind_of_step_has_its_line() -> None:
         Action(Kind.FLAPPING, "api", "flapping: 6 health check changes in 10m"),
         Action(Kind.RESET_FAILURES, "api", "healthy for 60s since the last failure"),
     )
-    the_report = report(Plan(actions), desired, [observed(WEB)])
+    the_report = reported(Plan(actions), desired, [observed(WEB)])
     assert the_report.render().splitlines() == [
         "- remove gone: service is no longer in the desired state (prune: true)",
         "? report-orphan left: service is no longer in the desired state; set prune: true to "
@@ -144,8 +143,8 @@ def test_waits_and_resets_alone_are_no_change() -> None:
     desired = DesiredState(services={"web": WEB})
     waiting = Plan((Action(Kind.WAIT, "web", "self-healing paused", until=NOW,
                            waiting_for=Waiting.PAUSE),))
-    assert not report(waiting, desired, [observed(WEB)]).changes
-    assert report(Plan(()), desired, [observed(WEB)]).render() == \
+    assert not reported(waiting, desired, [observed(WEB)]).changes
+    assert reported(Plan(()), desired, [observed(WEB)]).render() == \
         "Plan: no changes; 1 unchanged."
 
 
@@ -153,7 +152,7 @@ def test_a_dependent_to_create_later_is_a_change() -> None:
     desired = DesiredState(services={"web": WEB})
     deferred = Plan((Action(Kind.WAIT, "web", "waiting for dependency db (stopped)",
                             waiting_for=Waiting.DEPENDENCY),))
-    the_report = report(deferred, desired, [])
+    the_report = reported(deferred, desired, [])
     assert the_report.render().splitlines()[0] == \
         "+ create web: no container; waits for db (stopped)"
     assert the_report.changes
@@ -191,8 +190,8 @@ def test_plan_exits_1_with_every_file_line_on_invalid_files(tmp_path) -> None:
 def test_every_kind_of_action_can_be_told(kind: Kind) -> None:
     """A plan with any action renders (the page and `steward plan` show every plan)."""
     from app.desired_state.spec import DesiredState
-    from app.reconcile.report import report
+    from tests.helpers import reported
 
-    text = report(Plan((Action(kind, "web", "because"),)), DesiredState({"web": spec()}),
+    text = reported(Plan((Action(kind, "web", "because"),)), DesiredState({"web": spec()}),
                   []).render()
     assert text.splitlines()[0].endswith(" web: because")

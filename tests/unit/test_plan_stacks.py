@@ -19,17 +19,15 @@ from app.domain.views import RuntimeView
 from app.engine.observed import ObservedNetwork
 from app.reconcile.diff import spec_changes
 from app.reconcile.fleet import drifted_fields
-from app.reconcile.plan import plan
-from app.reconcile.report import report
-from tests.helpers import NOW, container, render, spec
+from tests.helpers import NOW, container, planned, render, reported, spec
 
 BACKEND = NetworkAttachment(name="backend", aliases=("db",))
 DEFAULT_NET = ObservedNetwork(id="n1", name="steward_default", network="default", containers=1)
 
 
-def planned(services, observed, networks, *, prune=False, only=None) -> str:
+def plan_text(services, observed, networks, *, prune=False, only=None) -> str:
     desired = DesiredState(services={s.name: s for s in services}, prune=prune)
-    return plan(desired, observed, {}, NOW, stable_period=60, networks=networks,
+    return planned(desired, observed, {}, NOW, stable_period=60, networks=networks,
                 only=only).render()
 
 
@@ -45,12 +43,12 @@ def planned(services, observed, networks, *, prune=False, only=None) -> str:
 ])
 def test_networks_are_created_when_missing_and_pruned_when_unused(networks, prune, expected):
     web = spec()
-    assert planned([web], [container(web)], networks, prune=prune) == expected
+    assert plan_text([web], [container(web)], networks, prune=prune) == expected
 
 
 def test_networks_come_before_the_containers_that_need_them() -> None:
     web = spec(networks=(BACKEND, NetworkAttachment(name="default")))
-    assert planned([web], [], []).splitlines() == [
+    assert plan_text([web], [], []).splitlines() == [
         "create-network backend: a service needs it and it does not exist",
         "create-network default: a service needs it and it does not exist",
         "create web: no container",
@@ -59,7 +57,7 @@ def test_networks_come_before_the_containers_that_need_them() -> None:
 
 def test_external_networks_are_the_operators_to_create() -> None:
     web = spec(networks=(NetworkAttachment(name="corp", external=True, docker_name="corp"),))
-    assert planned([web], [container(web)], []) == "nothing to do"
+    assert plan_text([web], [container(web)], []) == "nothing to do"
 
 
 def test_a_container_made_before_networks_is_recreated_onto_them() -> None:
@@ -88,7 +86,7 @@ def test_depends_on_conditions_decide_when_a_dependent_starts(condition, db_stat
     web = spec(depends_on=("db",), conditions=(Dependency("db", condition),))
     runtime = {"db": RuntimeView(health=db_health)}
     desired = DesiredState(services={"db": HEALTHY_DB, "web": web})
-    the_plan = plan(desired, [container(HEALTHY_DB, db_state, exit_code=0)], runtime, NOW,
+    the_plan = planned(desired, [container(HEALTHY_DB, db_state, exit_code=0)], runtime, NOW,
                     stable_period=60, only={"web"})
     assert the_plan.render() == expected
 
@@ -103,7 +101,7 @@ def test_service_completed_successfully_waits_for_exit_code_zero(state, exit_cod
     web = spec(depends_on=("migrate",),
                conditions=(Dependency("migrate", "service_completed_successfully"),))
     desired = DesiredState(services={"migrate": MIGRATE, "web": web})
-    the_plan = plan(desired, [container(MIGRATE, state, exit_code=exit_code)], {}, NOW,
+    the_plan = planned(desired, [container(MIGRATE, state, exit_code=exit_code)], {}, NOW,
                     stable_period=60, only={"web"})
     assert the_plan.render() == expected
 
@@ -140,6 +138,6 @@ def test_plan_shows_the_gpus_and_build_of_a_new_service() -> None:
     model = spec("model", gpus=(DeviceRequest(count=-1),),
                  build=BuildSpec(context="/x", in_repo="./model", content="feedfacefeedface"))
     desired = DesiredState(services={"model": model})
-    text = report(plan(desired, [], {}, NOW, stable_period=60), desired, []).render()
+    text = reported(planned(desired, [], {}, NOW, stable_period=60), desired, []).render()
     assert "+ build: ./model (Dockerfile, content feedfacefeed)" in text
     assert "+ gpus: gpu: all" in text

@@ -11,7 +11,7 @@ from app.domain.actions import Kind
 from app.domain.views import RuntimeView
 from app.engine.observed import ObservedContainer
 from app.reconcile import policy
-from app.reconcile.plan import plan
+from tests.helpers import planned
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -68,7 +68,7 @@ def test_a_service_that_always_crashes_on_a_fake_clock(category: str,
     desired = DesiredState(services={"s": svc})
     view, now, restarts = RuntimeView(), T0, []
     for _ in range(50):
-        action = plan(desired, [crashed], {"s": view}, now).actions[0]
+        action = planned(desired, [crashed], {"s": view}, now).actions[0]
         if action.kind is Kind.WAIT:
             now = action.until
         elif action.kind is Kind.START:

@@ -144,12 +144,11 @@ def test_image_updates_roll_out_when_automatic_or_asked_for(desired, runtime,
 
 def test_the_plan_report_lists_updates_that_are_only_shown() -> None:
     from app.desired_state.spec import DesiredState
-    from app.reconcile.plan import plan
-    from app.reconcile.report import report
+    from tests.helpers import planned, reported
 
     desired = DesiredState(services={"web": OLD})
     views = {"web": RuntimeView(available_digest=DIGEST)}
-    text = report(plan(desired, [container(OLD)], views, NOW, stable_period=60), desired,
+    text = reported(planned(desired, [container(OLD)], views, NOW, stable_period=60), desired,
                   [container(OLD)], views).render()
     assert f"  update available web: {DIGEST} (auto_update: true, or `steward update web`, " \
            "rolls it out)" in text

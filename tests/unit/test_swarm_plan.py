@@ -10,8 +10,7 @@ import pytest
 
 from app.desired_state.spec import DesiredState, UpdatePolicy
 from app.domain.views import RolloutView, RuntimeView
-from app.reconcile.plan import plan
-from tests.helpers import NOW, container, spec
+from tests.helpers import NOW, container, planned, spec
 
 OLD = spec(replicas=2, update=UpdatePolicy(monitor=5, deadline=60))
 NEW = replace(OLD, image="img:2")
@@ -31,7 +30,7 @@ def updating(spec_hash: str) -> RolloutView:
 def swarm_plan(desired, observed, view: RuntimeView | None = None) -> str:
     state = DesiredState(services={desired.name: desired})
     runtime = {desired.name: view} if view else {}
-    return plan(state, observed, runtime, NOW, engine_updates=True).render()
+    return planned(state, observed, runtime, NOW, engine_updates=True).render()
 
 
 @pytest.mark.parametrize("desired, observed, view, expected", [
@@ -98,7 +97,7 @@ def test_a_spec_the_engine_rolled_back_is_not_tried_again() -> None:
 
 def test_the_docker_engine_still_rolls_out_itself() -> None:
     state = DesiredState(services={"web": NEW})
-    assert plan(state, [service(OLD)], {}, NOW).actions[0].kind.value == "rollout"
+    assert planned(state, [service(OLD)], {}, NOW).actions[0].kind.value == "rollout"
 
 
 DB = spec("db", category="infrastructure", replicas=1)
@@ -117,5 +116,5 @@ APP = replace(OLD, depends_on=("db",))
 ])
 def test_a_dependent_is_held_at_zero_while_its_dependency_is_down(db, app, expected) -> None:
     state = DesiredState(services={"db": DB, "web": APP})
-    plan_text = plan(state, [db, app], {}, NOW, engine_updates=True).render()
+    plan_text = planned(state, [db, app], {}, NOW, engine_updates=True).render()
     assert plan_text == expected
