@@ -16,7 +16,11 @@ from tests.integration.conftest import LiveServer, wait_for
 def test_fifty_simultaneous_restarts_cause_one_restart(
         make_server: Callable[..., LiveServer], desired_dir: Path, test_image: str,
         docker_client: docker.DockerClient, instance: str) -> None:
-    write_state(desired_dir, "services:\n" + service("worker", test_image, '["sleep", "3600"]'))
+    # It ignores SIGTERM, so its restart takes the whole grace period: the fifty requests
+    # all arrive while the first one is being carried out, however loaded the machine.
+    write_state(desired_dir, "services:\n" + service(
+        "worker", test_image, '["sh", "-c", "trap \\"\\" TERM; sleep 3600"]',
+        stop_grace_period="5s"))
     server = make_server(STEWARD_RECONCILE_INTERVAL="60")
     wait_for(lambda: server.service("worker")["status"] == "running", what="worker running")
     container_id = containers_of(docker_client, instance)["worker"].id
