@@ -30,6 +30,8 @@ from app.engine.options import (
 ENDED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
 #: Ended states that count as a failure of the service.
 FAILED = frozenset({"failed", "rejected"})
+#: The exit code of a process ended by SIGTERM (128 + 15): how Swarm stops a task.
+SIGTERM_EXIT = 143
 #: How long a replica may be down (a restart, a reschedule) before it counts as unhealthy.
 DEFAULT_GRACE = timedelta(seconds=30)
 
@@ -66,8 +68,9 @@ def observe_service(service: Mapping[str, Any], tasks: Sequence[Mapping[str, Any
         service_id=service["ID"], replicas=desired, running_replicas=len(running),
         task_failures=len(failures), last_task_error=_error(failures[-1]) if failures else None,
         update_state=update.get("State"), update_message=update.get("Message"),
-        tasks=tuple((names.get(t.get("NodeID", ""), t.get("NodeID", "")[:12]), t.get("Slot") and str(t["Slot"]) or "",
-                     _state(t)) for t in sorted(current, key=lambda t: t.get("Slot") or 0)))
+        tasks=tuple((names.get(t.get("NodeID", ""), t.get("NodeID", "")[:12]),
+                     t.get("Slot") and str(t["Slot"]) or "", _state(t))
+                    for t in sorted(current, key=lambda t: t.get("Slot") or 0)))
 
 
 def service_state(desired: int, running: int, down_since: datetime | None, now: datetime,
@@ -92,10 +95,18 @@ def replicas_of(spec: Mapping[str, Any]) -> int:
 def failed_since(tasks: Sequence[Mapping[str, Any]], since: datetime | None
                  ) -> list[Mapping[str, Any]]:
     """Tasks that failed after `since` (the service's last update), oldest first: what the
-    failure limit counts, since Swarm restarts them on its own."""
-    failed = [t for t in tasks if _state(t) in FAILED
+    failure limit counts, since Swarm restarts them on its own. A task Swarm itself stopped
+    is no failure of the service: one on a node that came back after its task was
+    rescheduled elsewhere ends with SIGTERM's exit code and is reported `failed`."""
+    failed = [t for t in tasks if _state(t) in FAILED and not _stopped_by_swarm(t)
               and (since is None or (_ended(t) or since) >= since)]
     return sorted(failed, key=lambda t: _ended(t) or datetime.min)
+
+
+def _stopped_by_swarm(task: Mapping[str, Any]) -> bool:
+    """Swarm wanted it gone (desired state shutdown) and it ended on SIGTERM (143)."""
+    code = ((task.get("Status") or {}).get("ContainerStatus") or {}).get("ExitCode")
+    return task.get("DesiredState") in ("shutdown", "remove") and code == SIGTERM_EXIT
 
 
 def _down_since(tasks: Sequence[Mapping[str, Any]], updated: datetime | None

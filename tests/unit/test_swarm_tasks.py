@@ -92,3 +92,16 @@ def test_a_service_with_a_check_is_healthy_when_all_replicas_run() -> None:
     observed = observe_service(swarm_service(1, check=True), [task("running", 1, 9, "c" * 64)],
                                NOW, GRACE)
     assert observed.health == "healthy"
+
+
+def test_a_task_swarm_stopped_itself_is_no_failure() -> None:
+    """A node comes back after its task was rescheduled: Swarm stops the old task (SIGTERM,
+    exit 143) and reports it failed. That is no crash of the service; a kill (137) is."""
+    tasks = [task("running", 1, 100, "c" * 64),
+             task("failed", 1, 5, "d" * 64, desired="shutdown", code=143,
+                  err="task: non-zero exit (143)"),
+             task("failed", 1, 4, "e" * 64, desired="shutdown", code=137,
+                  err="task: non-zero exit (137)")]
+    observed = observe_service(swarm_service(1), tasks, NOW, GRACE)
+    assert observed.task_failures == 1
+    assert observed.last_task_error == "task: non-zero exit (137) (exit code 137)"
