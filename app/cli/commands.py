@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from app.cli.remote import ask
 from app.cli.secret import secret
 from app.config import desired_state_dir, load_config
 
@@ -150,55 +151,12 @@ def apply(service: str | None, wait: bool, timeout: float, as_json: bool,
     same planner and executor.
     """
     request = {"wait": wait, "timeout": timeout, **({"service": service} if service else {})}
-    server = _server_to_use(url)
-    if server:
-        body = _apply_remote(server, request)
-    else:
-        body = _apply_local(request)
+    answer = ask(url, "POST", "/api/system/apply", request, timeout=timeout * 2 + 30)
+    if answer is not None and not answer.ok:
+        raise click.ClickException(f"Steward: {answer.body.get('detail', answer.text)}")
+    body = answer.body if answer is not None else _apply_local(request)
     click.echo(json.dumps(body, indent=2) if as_json else body["recap"])
     sys.exit(0 if body["result"] in ("ok", "changed") else 1)
-
-
-def _server_to_use(url: str | None) -> str | None:
-    """The Steward to apply through. A URL given (--url, STEWARD_URL) is used or the command
-    fails; the default address is used when a Steward answers there, and only a refused
-    connection there means "no server: apply here"."""
-    import requests
-
-    given = url or os.environ.get("STEWARD_URL")
-    config = load_config()
-    target = (given or f"http://{config['HOST']}:{config['PORT']}").rstrip("/")
-    try:
-        answer = requests.get(f"{target}/api/system/desired-state", timeout=5)
-    except requests.ConnectionError as err:
-        if given:
-            raise click.ClickException(f"no Steward answers at {target}: {err}") from None
-        return None
-    except requests.RequestException as err:
-        raise click.ClickException(f"Steward at {target} did not answer: {err}") from None
-    if given or answer.headers.get("Server") == "steward":
-        return target
-    raise click.ClickException(f"something other than Steward answers at {target}; pass "
-                               "--url, or set STEWARD_PORT to where Steward listens")
-
-
-def _apply_remote(url: str, request: dict) -> dict:
-    import requests
-
-    token = os.environ.get("STEWARD_TOKEN")
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        answer = requests.post(f"{url}/api/system/apply", json=request, headers=headers,
-                               timeout=request["timeout"] * 2 + 30)
-        body = answer.json()
-    except requests.RequestException as err:
-        raise click.ClickException(f"Steward at {url} did not answer: {err}") from None
-    except ValueError:
-        raise click.ClickException(f"Steward at {url} answered {answer.status_code} without "
-                                   "JSON; is the URL right?") from None
-    if not answer.ok:
-        raise click.ClickException(f"Steward at {url}: {body.get('detail', answer.text)}")
-    return body
 
 
 def _apply_local(request: dict) -> dict:
@@ -243,17 +201,11 @@ def update(service: str, url: str | None) -> None:
 @click.option("--url", help="A running Steward to ask (default as for apply).")
 def check_images(url: str | None) -> None:
     """Ask each running service's registry whether its image tag moved on (no pull)."""
-    server = _server_to_use(url)
-    if server:
-        import requests
-
-        token = os.environ.get("STEWARD_TOKEN")
-        try:
-            answer = requests.post(f"{server}/api/system/images/check", timeout=120,
-                                   headers={"Authorization": f"Bearer {token}"} if token else {})
-            checks = answer.json().get("images", [])
-        except (requests.RequestException, ValueError) as err:
-            raise click.ClickException(f"Steward at {server} did not answer: {err}") from None
+    answer = ask(url, "POST", "/api/system/images/check", timeout=120)
+    if answer is not None:
+        if not answer.ok:
+            raise click.ClickException(f"Steward: {answer.body.get('detail', answer.text)}")
+        checks = answer.body.get("images", [])
     else:
         from app import create_app
 
@@ -280,21 +232,12 @@ def retry_rollout(service: str, url: str | None) -> None:
 
 def _service_action(service: str, action: str, url: str | None) -> None:
     """Ask the running Steward (as `apply` does), or record the action and run a pass here."""
-    server = _server_to_use(url)
-    if server:
-        import requests
-
-        token = os.environ.get("STEWARD_TOKEN")
-        path = {"rollout-retry": "rollout/retry"}.get(action, action)
-        try:
-            answer = requests.post(f"{server}/api/system/services/{service}/{path}", timeout=30,
-                                   headers={"Authorization": f"Bearer {token}"} if token else {})
-            body = answer.json()
-        except (requests.RequestException, ValueError) as err:
-            raise click.ClickException(f"Steward at {server} did not answer: {err}") from None
+    path = {"rollout-retry": "rollout/retry"}.get(action, action)
+    answer = ask(url, "POST", f"/api/system/services/{service}/{path}")
+    if answer is not None:
         if not answer.ok:
-            raise click.ClickException(body.get("detail", answer.text))
-        click.echo(body["message"])
+            raise click.ClickException(answer.body.get("detail", answer.text))
+        click.echo(answer.body["message"])
         return
     _service_action_here(service, action)
 
