@@ -12,7 +12,7 @@ from app.desired_state.spec import CONTAINER_FIELDS, DesiredState, ServiceSpec
 from app.domain.actions import Action, Kind, Waiting
 from app.domain.views import RuntimeView
 from app.engine.observed import ObservedContainer, ObservedNetwork
-from app.reconcile import rollout
+from app.reconcile import policy, rollout
 from app.status import Status, derive_status
 
 
@@ -69,6 +69,28 @@ def drifted_fields(spec: ServiceSpec, container: ObservedContainer) -> tuple[str
     fields = tuple(f for f in CONTAINER_FIELDS
                    if container.field_hashes.get(f) != wanted.get(f))
     return fields or ("spec",)
+
+
+def off_cause(view: RuntimeView) -> str | None:
+    """Why a service is meant to be off (disabled, or stopped by an operator), or None."""
+    if not view.enabled:
+        return "service is disabled"
+    return "stopped by an operator" if view.manually_stopped else None
+
+
+def retry_wait(spec: ServiceSpec, view: RuntimeView, now: datetime) -> Action | None:
+    """Wait out the backoff after engine errors on this service, or None when it is over."""
+    retry_at = policy.error_retry_at(spec.restart, view)
+    if retry_at and now < retry_at:
+        return Action(Kind.WAIT, spec.name, f"retrying after {view.error_count} engine "
+                                            "error(s)", until=retry_at,
+                      waiting_for=Waiting.RETRY)
+    return None
+
+
+def asked_to_run(view: RuntimeView) -> bool:
+    """An operator asked for it to run (start, restart, enable): it does not wait."""
+    return view.pending_action in ("start", "restart", "enable")
 
 
 def wait_for_dependencies(name: str, down: list[tuple[str, str]]) -> Action:

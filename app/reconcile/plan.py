@@ -25,8 +25,11 @@ from app.reconcile import policy, rollout, swarm_plan
 from app.reconcile.fleet import (
     Fleet,
     Observation,
+    asked_to_run,
     drifted_fields,
     effective,
+    off_cause,
+    retry_wait,
     wait_for_dependencies,
 )
 
@@ -155,16 +158,14 @@ def _service_actions(fleet: Fleet, name: str) -> list[Action]:
         fleet.now
     if rt.rollout is not None and rt.rollout.active:
         return rollout.step(spec, rt, *fleet.rollouts[name], now)
-    if not rt.enabled or rt.manually_stopped:
-        if container and container.running:
-            cause = "service is disabled" if not rt.enabled else "stopped by an operator"
-            return [Action(Kind.STOP, name, cause, container_id=container.id)]
-        return []
-    retry_at = policy.error_retry_at(spec.restart, rt)
-    if retry_at and now < retry_at:
-        return [Action(Kind.WAIT, name, f"retrying after {rt.error_count} engine error(s)",
-                       until=retry_at, waiting_for=Waiting.RETRY)]
-    requested = rt.pending_action in ("start", "restart", "enable")
+    cause = off_cause(rt)
+    if cause:
+        return [Action(Kind.STOP, name, cause, container_id=container.id)] \
+            if container and container.running else []
+    waiting = retry_wait(spec, rt, now)
+    if waiting:
+        return [waiting]
+    requested = asked_to_run(rt)
     down = fleet.down_dependencies(name)
     if container is None:
         if down and not requested:

@@ -17,8 +17,15 @@ from __future__ import annotations
 from app.desired_state.spec import ServiceSpec
 from app.domain.actions import Action, Kind, Waiting
 from app.engine.observed import ObservedContainer
-from app.reconcile import policy, rollout
-from app.reconcile.fleet import Fleet, drifted_fields, wait_for_dependencies
+from app.reconcile import rollout
+from app.reconcile.fleet import (
+    Fleet,
+    asked_to_run,
+    drifted_fields,
+    off_cause,
+    retry_wait,
+    wait_for_dependencies,
+)
 
 #: A dependency in one of these is down (not merely starting): its dependents are held at 0
 #: replicas until it is back, rather than crash-looping against it.
@@ -39,16 +46,14 @@ def service_actions(fleet: Fleet, name: str) -> list[Action]:
         verdict = _update_verdict(spec, rt.rollout, svc)
         if verdict is not None:
             return [verdict]
-    if not rt.enabled or rt.manually_stopped:
-        if svc is not None and svc.replicas:
-            cause = "service is disabled" if not rt.enabled else "stopped by an operator"
-            return [Action(Kind.STOP, name, f"{cause}: scale to 0", container_id=svc.id)]
-        return []
-    retry_at = policy.error_retry_at(spec.restart, rt)
-    if retry_at and now < retry_at:
-        return [Action(Kind.WAIT, name, f"retrying after {rt.error_count} engine error(s)",
-                       until=retry_at, waiting_for=Waiting.RETRY)]
-    requested = rt.pending_action in ("start", "restart", "enable")
+    cause = off_cause(rt)
+    if cause:
+        return [Action(Kind.STOP, name, f"{cause}: scale to 0", container_id=svc.id)] \
+            if svc is not None and svc.replicas else []
+    waiting = retry_wait(spec, rt, now)
+    if waiting:
+        return [waiting]
+    requested = asked_to_run(rt)
     down = fleet.down_dependencies(name)
     if svc is None:
         if down and not requested:
