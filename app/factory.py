@@ -25,6 +25,7 @@ from app.http.headers import add_security_headers
 from app.http.ratelimit import RefusalLimiter, count_refusal, refuse_limited_client
 from app.leadership.lease import Leadership, identity
 from app.notify.webhooks import Notifier
+from app.operations.history import HISTORY_KINDS
 from app.reconcile.reconciler import Reconciler
 from app.reconcile.scheduler import ReconcileScheduler
 from app.reconcile.watcher import EventWatcher
@@ -127,7 +128,7 @@ def _build_steward(config: Mapping[str, Any]) -> Steward:
                         secret=config["WEBHOOK_SECRET"]) if urls else None
     pruner = EventPruner(store, retention_days=config["EVENT_RETENTION_DAYS"],
                          max_rows=config["EVENT_MAX_ROWS"], session_lifetime=SESSION_LIFETIME,
-                         clock=utcnow)
+                         clock=utcnow, history_kinds=HISTORY_KINDS)
     return Steward(store=store, reconciler=reconciler, scheduler=scheduler, health=health,
                    watcher=EventWatcher(engine),
                    files=FileWatcher(desired_dir, lambda: None, config["WATCH_INTERVAL"]),

@@ -173,3 +173,18 @@ def service(name: str, image: str, command: str, category: str = "ai", **extra: 
 def sleeper(image: str, name: str, category: str = "ai", **extra: str) -> str:
     """A service that just sleeps: the smallest thing Steward can keep running."""
     return service(name, image, '["sleep", "3600"]', category, **extra)
+
+
+def git(cwd: Path, *args: str) -> str:
+    """git as a test author, on branch main by default; its output, stripped."""
+    return subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.com",
+                           "-c", "init.defaultBranch=main", *args], cwd=cwd, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def remote_and_clone(tmp_path: Path) -> tuple[Path, Path]:
+    """A bare repository (what Steward follows) and a clone of it to push from."""
+    remote, work = tmp_path / "remote.git", tmp_path / "work"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(tmp_path, "clone", "-q", str(remote), str(work))
+    return remote, work

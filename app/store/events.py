@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Collection
 
-from sqlalchemy import and_, delete, func, not_, select
+from sqlalchemy import and_, delete, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from app.store.models import Event
@@ -54,11 +55,16 @@ def sign_out_generation(session: Session, actor: str) -> int:
 
 
 def prune_events(session: Session, *, before: datetime, max_rows: int,
-                 keep_sign_outs_since: datetime) -> int:
+                 keep_sign_outs_since: datetime, keep_kinds: Collection[str] = (),
+                 keep_kinds_since: datetime | None = None) -> int:
     """Delete events older than `before`, then all but the newest `max_rows`; return how
-    many. Sign-outs younger than a session's lifetime stay: they revoke live sessions."""
+    many. Sign-outs younger than a session's lifetime stay: they revoke live sessions. So do
+    events of `keep_kinds` since `keep_kinds_since` (what the page's history is folded
+    from): a flood of refused requests must not erase a month of uptime."""
     kept = and_(Event.kind == SIGNED_OUT, Event.at >= keep_sign_outs_since)
     deleted = session.execute(delete(Event).where(Event.at < before, not_(kept))).rowcount
+    if keep_kinds and keep_kinds_since is not None:
+        kept = or_(kept, and_(Event.kind.in_(keep_kinds), Event.at >= keep_kinds_since))
     cutoff = session.scalar(select(Event.id).order_by(Event.id.desc()).offset(max_rows)
                             .limit(1))
     if cutoff is not None:

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import docker
 import pytest
 import requests
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 
 from app.engine.images import build_busybox_image
 from tests.dockerd import assert_host_network_is, host_network
@@ -270,3 +270,24 @@ def browser() -> Iterator[Browser]:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+def opened_page(browser: Browser, width: int, height: int) -> Iterator[Page]:
+    """A page in a fresh browser context of that viewport; confirm() dialogs say yes."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def desk(browser: Browser) -> Iterator[Page]:
+    """A desktop-sized page (1280 x 900)."""
+    yield from opened_page(browser, 1280, 900)
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    """A phone-sized page (390 x 700)."""
+    yield from opened_page(browser, 390, 700)

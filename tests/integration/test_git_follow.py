@@ -2,23 +2,16 @@
 branch (a local bare repository here; no network)."""
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Callable
 
 import docker
 import pytest
 
-from tests.helpers import containers_of, service, write_state
+from tests.helpers import containers_of, git, remote_and_clone, service, write_state
 from tests.integration.conftest import LiveServer, wait_for
 
 pytestmark = pytest.mark.usefixtures("docker_client")
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.com",
-                           "-c", "init.defaultBranch=main", *args], cwd=cwd, check=True,
-                          capture_output=True, text=True).stdout.strip()
 
 
 def commit_all(repo: Path, message: str) -> str:
@@ -59,10 +52,7 @@ def test_loads_record_the_commit_and_an_uncommitted_edit_is_dirty(
 def test_a_followed_branch_is_fast_forwarded_and_a_bad_commit_changes_nothing(
         make_server: Callable[..., LiveServer], tmp_path: Path, test_image: str,
         docker_client: docker.DockerClient, instance: str) -> None:
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(remote))
-    work = tmp_path / "work"
-    git(tmp_path, "clone", "-q", str(remote), str(work))
+    remote, work = remote_and_clone(tmp_path)
     (work / "desired_state").mkdir()
     write_state(work / "desired_state", worker(test_image, "one"))
     first = commit_all(work, "worker, mode one")

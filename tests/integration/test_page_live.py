@@ -4,10 +4,9 @@ filter and sort, keyboard only, and no JavaScript at all."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import docker
-import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.helpers import containers_of, kill_main_process, write_state
@@ -30,24 +29,6 @@ def serve(make_server: Callable[..., LiveServer], desired_dir: Path, text: str,
              and all(s["status"] == "running" for s in listed),
              timeout=40, what="every service running")
     return server
-
-
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 390, "height": 700})
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def desk(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    yield page
-    context.close()
 
 
 def in_viewport(page: Page, selector: str) -> bool:

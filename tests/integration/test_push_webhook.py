@@ -5,7 +5,6 @@ signature change nothing, and the bad one is in the event log."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Callable
 
@@ -15,19 +14,13 @@ import requests
 
 from app.api.git.signatures import sign
 from app.engine.docker_engine import LABEL_INSTANCE
-from tests.helpers import sleeper, write_state
+from tests.helpers import git, remote_and_clone, sleeper, write_state
 from tests.integration.conftest import LiveServer, wait_for
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 SECRET = "push-webhook-secret-0123456789"
 TOKEN = "webhook-test-operator-token-01"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.com",
-                           "-c", "init.defaultBranch=main", *args], cwd=cwd, check=True,
-                          capture_output=True, text=True).stdout.strip()
 
 
 def commit_and_push(work: Path, image: str, mode: str, branch: str = "main") -> str:
@@ -69,10 +62,7 @@ def worker_mode(client: docker.DockerClient, instance: str) -> str | None:
 def test_a_signed_push_is_in_force_without_waiting_for_the_poll(
         make_server: Callable[..., LiveServer], tmp_path: Path, test_image: str,
         docker_client: docker.DockerClient, instance: str) -> None:
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(remote))
-    work = tmp_path / "work"
-    git(tmp_path, "clone", "-q", str(remote), str(work))
+    remote, work = remote_and_clone(tmp_path)
     first = commit_and_push(work, test_image, "one")
     server = make_server(STEWARD_GIT_URL=f"file://{remote}", STEWARD_GIT_BRANCH="main",
                          STEWARD_GIT_POLL="3600", STEWARD_GIT_CHECKOUT=str(tmp_path / "co"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import docker
 import pytest
@@ -20,12 +20,8 @@ SLOW_START = ('["sh", "-c", "sleep 2; mkdir -p /www && echo ok > /www/health '
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    yield page
-    context.close()
+def page(desk: Page) -> Page:
+    return desk
 
 
 def web_service(name: str, image: str, port: int, **extra: str) -> str:

@@ -121,3 +121,14 @@ def test_token_guessing_is_limited(make_app: Callable[..., Flask]) -> None:
     assert codes == [401, 401, 401, 429, 429]
     assert client.get("/api/system/services", headers={
         "Authorization": f"Bearer {OPERATOR}"}).status_code == 429, "even the right one waits"
+
+
+def test_a_flood_of_refusals_does_not_erase_the_months_history(steward: Steward) -> None:
+    add_events(steward, timedelta(days=20), kind="restart")  # what the 30-day uptime needs
+    add_events(steward, *(timedelta(minutes=m) for m in range(10, 0, -1)),
+               kind="restart-refused")
+    EventPruner(steward.store, retention_days=30, max_rows=3,
+                session_lifetime=timedelta(hours=8), clock=lambda: NOW,
+                history_kinds=("restart",), history_days=30).prune()
+    assert kinds_left(steward) == [("restart", timedelta(days=20))] + \
+        [("restart-refused", timedelta(minutes=m)) for m in (3, 2, 1)]
