@@ -20,5 +20,9 @@ def iso(moment: datetime) -> str:
 
 
 def parse_iso(text: str) -> datetime:
-    """The inverse of `iso`; ValueError for anything else."""
-    return datetime.strptime(text, ISO_FORMAT).replace(tzinfo=timezone.utc)
+    """The inverse of `iso` (any ISO 8601 moment with a zone); ValueError for anything else.
+    fromisoformat, not strptime: the page parses a few hundred per render."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return moment.astimezone(timezone.utc)

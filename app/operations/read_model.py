@@ -65,9 +65,11 @@ class ServiceOverview:
 
 
 def overview_of(record: ServiceRecord | Row, runtime: RuntimeState | Row, now: datetime,
-                pause: tuple[datetime, str | None] | None = None) -> ServiceOverview:
-    """One service as the contract shows it; uptime counts only while it is `running`."""
-    spec = record.spec
+                pause: tuple[datetime, str | None] | None = None, *,
+                spec: dict | None = None) -> ServiceOverview:
+    """One service as the contract shows it; uptime counts only while it is `running`.
+    `spec`: the record's spec, when the caller has it decoded already."""
+    spec = record.spec if spec is None else spec
     status = derive_status(enabled=runtime.enabled, pending_action=runtime.pending_action,
                            container_state=runtime.container_state, health=runtime.health,
                            has_healthcheck=spec.get("healthcheck") is not None,
@@ -104,22 +106,47 @@ def overview_of(record: ServiceRecord | Row, runtime: RuntimeState | Row, now: d
     )
 
 
+#: Columns the list does not need: the large JSON documents, decoded on every read.
+_HEAVY = frozenset({"spec", "health_transitions", "drift", "applied_spec", "pinned_spec"})
+_LIST_COLUMNS = [c for c in (*ServiceRecord.__table__.c, *RuntimeState.__table__.c)
+                 if c.name not in _HEAVY]
+#: Decoded specs by (name, spec hash): they change only when the files do.
+_SPECS: dict[tuple[str, str], dict] = {}
+_SPECS_KEPT = 4096
+
+
 def list_services(session: Session, now: datetime, category: str | None = None
                   ) -> list[ServiceOverview]:
     """Every service, infrastructure first, then ai, then monitoring, each by name.
 
     Plain rows rather than ORM objects: this is the hottest read (every list call, every
-    page, the live feed), and rows carry the same attributes at a fraction of the cost.
+    page, the live feed). Rows carry the same attributes at a fraction of the cost, and
+    each spec is decoded once per version rather than on every read.
     """
-    query = (select(ServiceRecord.__table__, RuntimeState.__table__)
+    query = (select(*_LIST_COLUMNS)
              .join(RuntimeState, RuntimeState.service == ServiceRecord.name))
     if category is not None:
         query = query.where(ServiceRecord.category == category)
     pauses = pauses_by_service(session, now)
-    services = [overview_of(row, row, now, pauses.get(row.name))
-                for row in session.execute(query)]
+    rows = session.execute(query).all()
+    specs = _specs(session, [(row.name, row.spec_hash) for row in rows])
+    services = [overview_of(row, row, now, pauses.get(row.name),
+                            spec=specs[(row.name, row.spec_hash)]) for row in rows]
     rank = {c: i for i, c in enumerate(CATEGORIES)}
     return sorted(services, key=lambda s: (rank.get(s.category, 99), s.name))
+
+
+def _specs(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+    """The specs of `keys`, reading from the store only those not decoded before."""
+    missing = [name for name, spec_hash in keys if (name, spec_hash) not in _SPECS]
+    if missing:
+        if len(_SPECS) > _SPECS_KEPT:
+            _SPECS.clear()
+        for name, spec_hash, spec in session.execute(
+                select(ServiceRecord.name, ServiceRecord.spec_hash, ServiceRecord.spec)
+                .where(ServiceRecord.name.in_(missing))):
+            _SPECS[(name, spec_hash)] = spec
+    return {key: _SPECS[key] for key in keys if key in _SPECS}
 
 
 def get_service(session: Session, name: str, now: datetime) -> ServiceOverview | None:
