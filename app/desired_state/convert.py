@@ -1,4 +1,4 @@
-"""Turn one service's validated mapping (what `ServiceSchema` loads) into a `ServiceSpec`.
+"""Turn one service's validated mapping (what `ServiceFileSchema` loads) into a `ServiceSpec`.
 
 This is where Compose's spellings meet Steward's one form: `deploy.resources.limits` becomes
 `resources`, `gpus` and `deploy.resources.reservations.devices` become device requests,

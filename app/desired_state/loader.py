@@ -23,7 +23,7 @@ from app.desired_state.schema import (
     NAME_RULE,
     REFUSED_KEYS,
     FileSchema,
-    ServiceSchema,
+    ServiceFileSchema,
 )
 from app.desired_state.spec import DesiredState, NetworkAttachment, ServiceSpec
 from app.desired_state.yaml_lines import LineDict, YamlSyntaxError, line_of, parse
@@ -226,10 +226,10 @@ def _build_spec(file: str, base: Path, root: Path, name: Any, document: LineDict
                          f"services.{name}.{key}", why)
                for key, why in REFUSED_KEYS.items() if key in node]
     try:
-        data = ServiceSchema().load({k: v for k, v in node.items() if k not in REFUSED_KEYS})
+        data = ServiceFileSchema().load({k: v for k, v in node.items() if k not in REFUSED_KEYS})
     except ValidationError as err:
         errors += refused + _to_load_errors(file, document, ("services", name), err.messages,
-                                            ServiceSchema)
+                                            ServiceFileSchema)
         return None
     problems = Problems(settings.policy.refusals(data, base, root))
     if problems:  # nothing the policy refuses is read or hashed

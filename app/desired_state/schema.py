@@ -178,7 +178,10 @@ class LoggingSchema(StrictSchema):
         load_default=dict)
 
 
-class ServiceSchema(StrictSchema):
+class ServiceFileSchema(StrictSchema):
+    """One service's block of a desired-state file (the API's `ServiceSchema` is how the
+    contract shows a service)."""
+
     display_name = fields.Str(validate=validate.Length(1, 200))
     category = fields.Str(required=True, validate=validate.OneOf(
         CATEGORIES, error="must be one of: " + ", ".join(CATEGORIES)))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from app.desired_state import DesiredStateError, load_directory
-from app.desired_state.schema import ServiceSchema
+from app.desired_state.schema import ServiceFileSchema
 from app.desired_state.spec import RestartPolicy
 from tests.helpers import write_state
 
@@ -92,7 +92,7 @@ def test_a_service_overrides_part_of_its_policy(tmp_path: Path) -> None:
 @pytest.mark.parametrize("body, expected", [
     ("    category: ai\n    imgae: x\n    image: x\n",
      "a.yaml:5: services.s.imgae: unknown key; allowed keys: "
-     + ", ".join(sorted(ServiceSchema().fields))),
+     + ", ".join(sorted(ServiceFileSchema().fields))),
     ("    category: ai\n",
      "a.yaml:3: services.s.image: give image: (a tag to run or to give a build) or build:"),
     ("    category: gpu\n    image: x\n",
