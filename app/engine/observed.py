@@ -38,6 +38,8 @@ class ObservedContainer:
     replicas: int | None = None
     running_replicas: int = 0
     task_failures: int = 0
+    #: When each of those failed tasks ended, oldest first.
+    task_failure_times: tuple[datetime, ...] = ()
     last_task_error: str | None = None
     update_state: str | None = None
     update_message: str | None = None

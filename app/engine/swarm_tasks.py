@@ -67,6 +67,7 @@ def observe_service(service: Mapping[str, Any], tasks: Sequence[Mapping[str, Any
         created=str(service.get("CreatedAt", "")),
         service_id=service["ID"], replicas=desired, running_replicas=len(running),
         task_failures=len(failures), last_task_error=_error(failures[-1]) if failures else None,
+        task_failure_times=tuple(e for t in failures if (e := _ended(t)) is not None),
         update_state=update.get("State"), update_message=update.get("Message"),
         tasks=tuple((names.get(t.get("NodeID", ""), t.get("NodeID", "")[:12]),
                      t.get("Slot") and str(t["Slot"]) or "", _state(t))

@@ -1,22 +1,21 @@
-"""Replicas and tasks of a Swarm service, as the detail endpoint shows them ("2/3").
+"""Replicas and tasks of a Swarm service, as the detail endpoint and the service page show
+them ("2/3" and each task's node, slot and state).
 
-Read from the reconciler's latest observation (the store keeps one row per service, not
-per task); None on the docker engine, whose services are one container each.
+Read from the store, where every observation writes them, so a follower replica shows
+what the leader saw; None and [] on the docker engine, whose services are one container.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
-from app.engine.observed import ObservedContainer
+from sqlalchemy.orm import Session
+
+from app.store.models import RuntimeState
 
 
-def replicas_detail(observed: Iterable[ObservedContainer] | None, service: str
-                    ) -> dict[str, Any]:
+def replicas_detail(session: Session, service: str) -> dict[str, Any]:
     """`replicas` ("running/desired") and `tasks` (node, slot, state) of `service`."""
-    found = next((o for o in observed or () if o.service == service
-                  and o.service_id is not None), None)
-    if found is None:
+    row = session.get(RuntimeState, service)
+    if row is None or row.replicas is None:
         return {"replicas": None, "tasks": []}
-    return {"replicas": f"{found.running_replicas}/{found.replicas}",
-            "tasks": [{"node": node, "slot": slot, "state": state}
-                      for node, slot, state in found.tasks]}
+    return {"replicas": row.replicas, "tasks": list(row.tasks or [])}

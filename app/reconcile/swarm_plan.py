@@ -14,6 +14,8 @@ Where the engines differ, the plan says so in plain data:
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from app.desired_state.spec import ServiceSpec
 from app.domain.actions import Action, Kind, Waiting
 from app.engine.observed import ObservedContainer
@@ -82,17 +84,23 @@ def service_actions(fleet: Fleet, name: str) -> list[Action]:
     if svc.replicas != wanted_replicas(spec):
         return [Action(Kind.SCALE, name, f"replicas {svc.replicas} -> {wanted_replicas(spec)}",
                        container_id=svc.id)]
-    return _failure_limit(spec, svc)
+    return _failure_limit(fleet, name)
 
 
-def _failure_limit(spec: ServiceSpec, svc: ObservedContainer) -> list[Action]:
-    """Swarm restarts the tasks; past `max_failures` failed tasks Steward gives up."""
-    if svc.task_failures < spec.restart.max_failures:
-        return []
-    last = svc.last_task_error or "task failed"
-    return [Action(Kind.DISABLE, spec.name, f"failure limit reached: {svc.task_failures} "
-                                            f"failed tasks, last: {last}; scaled to 0",
-                   failure=last, container_id=svc.id)]
+def _failure_limit(fleet: Fleet, name: str) -> list[Action]:
+    """Swarm restarts the tasks; past `max_failures` failed tasks Steward gives up. A
+    service with no failed task for the stable period starts counting afresh."""
+    spec, svc, rt = fleet.specs[name], fleet.containers[name], fleet.views[name]
+    if rt.failure_count >= spec.restart.max_failures:
+        last = svc.last_task_error or "task failed"
+        return [Action(Kind.DISABLE, name, f"failure limit reached: {rt.failure_count} "
+                                           f"failed tasks, last: {last}; scaled to 0",
+                       failure=last, container_id=svc.id)]
+    calm = timedelta(seconds=fleet.stable_period)
+    if rt.failure_count and rt.last_failure_at and fleet.now - rt.last_failure_at >= calm:
+        return [Action(Kind.RESET_FAILURES, name,
+                       f"no failed task for {fleet.stable_period:g}s since the last one")]
+    return []
 
 
 def _update_verdict(spec: ServiceSpec, update, svc: ObservedContainer | None

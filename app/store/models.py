@@ -117,6 +117,12 @@ class RuntimeState(Base):
     available_digest: Mapped[str | None] = mapped_column(String(100))
     image_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     image_check_error: Mapped[str | None] = mapped_column(Text)
+    #: On Swarm: running/desired replicas ("2/3") and each task's node, slot and state, as
+    #: last observed (stored, so every replica's API and page show them); failed tasks
+    #: count toward the limit only after `failures_counted_since` (a stable period's reset).
+    replicas: Mapped[str | None] = mapped_column(String(16))
+    tasks: Mapped[list | None] = mapped_column(JSON)
+    failures_counted_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Rollout(Base):

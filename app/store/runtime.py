@@ -99,20 +99,27 @@ def record_observations(session: Session, rows: Mapping[str, RuntimeState],
             _record_docker_health(row, container, now)
         if container is not None and container.service_id is not None:
             _record_task_failures(session, row, container, now)
+        row.replicas = None if container is None or container.replicas is None else \
+            f"{container.running_replicas}/{container.replicas}"
+        row.tasks = [{"node": node, "slot": slot, "state": state}
+                     for node, slot, state in container.tasks] if row.replicas else None
         row.drift = list(drift.get(name, ())) or None
         row.observed_at = now
 
 
 def _record_task_failures(session: Session, row: RuntimeState, container: ObservedContainer,
                           now: datetime) -> None:
-    """On Swarm the engine restarts failed tasks; its count since the service's last update
-    is the service's failure count, and each new failure an event."""
-    if container.task_failures > row.failure_count:
+    """On Swarm the engine restarts failed tasks; those since the service's last update (and
+    since the count was last reset after a stable period) are its failure count, and each
+    new failure an event."""
+    since = row.failures_counted_since
+    count = sum(1 for at in container.task_failure_times if since is None or at > since)
+    if count > row.failure_count:
         row.last_failure, row.last_failure_at = container.last_task_error, now
         record_event(session, service=row.service, kind="task-failed", at=now,
-                     message=f"{container.task_failures} failed task(s) since the last update; "
+                     message=f"{count} failed task(s) counted since the last update; "
                              f"last: {container.last_task_error}; Swarm restarts it")
-    row.failure_count = container.task_failures
+    row.failure_count = count
 
 
 def _record_docker_health(row: RuntimeState, container: ObservedContainer,
@@ -219,7 +226,7 @@ def _apply_policy(row: RuntimeState, action: Action, now: datetime) -> None:
         row.enabled = False
         row.disabled_reason = action.cause
     elif action.kind is Kind.RESET_FAILURES:
-        row.failure_count = 0
+        row.failure_count, row.failures_counted_since = 0, now
 
 
 def _record_failure(row: RuntimeState, failure: str, now: datetime) -> None:

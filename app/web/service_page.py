@@ -60,7 +60,7 @@ class EventFilter:
 
 def _service_view(name: str) -> tuple[Row, list, list[str], dict] | None:
     """The service's row (with 30 days of history), its filtered events, its drift and (on
-    Swarm) its replicas and tasks, from the reconciler's last observation."""
+    Swarm) its replicas and tasks."""
     steward, now = current_steward(), utcnow()
     with steward.store.reader() as session:
         service = get_service(session, name, now)
@@ -71,8 +71,8 @@ def _service_view(name: str) -> tuple[Row, list, list[str], dict] | None:
         events = [e for e in recent_events(session, service=name, limit=500)
                   if wanted.shows(e.kind)][:EVENTS_SHOWN]
         drift = session.get(RuntimeState, name).drift or []
-    return make_row(service, history.get(name)), events, drift, \
-        replicas_detail(steward.reconciler.last_observed, name)
+        replicas = replicas_detail(session, name)
+    return make_row(service, history.get(name)), events, drift, replicas
 
 
 @bp.get("/services/<name>")

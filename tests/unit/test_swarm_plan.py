@@ -57,17 +57,23 @@ def test_the_swarm_rules(desired, observed, view, expected) -> None:
     assert swarm_plan(desired, observed, view) == expected
 
 
-@pytest.mark.parametrize("failures, expected", [
-    (0, "nothing to do"),
-    (4, "nothing to do"),  # Swarm restarts the tasks: no heal action of Steward's
-    (5, "disable web: failure limit reached: 5 failed tasks, last: task: non-zero exit (3) "
-        "(exit code 3); scaled to 0"),
+@pytest.mark.parametrize("failures, last_failed, expected", [
+    (0, None, "nothing to do"),
+    (4, 10, "nothing to do"),  # Swarm restarts the tasks: no heal action of Steward's
+    (5, 10, "disable web: failure limit reached: 5 failed tasks, last: task: non-zero exit "
+            "(3) (exit code 3); scaled to 0"),
+    (4, 60, "reset-failures web: no failed task for 60s since the last one"),
 ])
-def test_failed_tasks_are_counted_up_to_the_limit(failures: int, expected: str) -> None:
+def test_failed_tasks_are_counted_up_to_the_limit_and_forgotten_when_stable(
+        failures: int, last_failed: float | None, expected: str) -> None:
+    """The store counts the failed tasks (since the last update or reset); the planner
+    disables at the limit, or resets the count after a stable period without one."""
     observed = service(OLD, running=1, task_failures=failures,
                        last_task_error="task: non-zero exit (3) (exit code 3)")
+    view = RuntimeView(failure_count=failures, last_failure_at=None if last_failed is None
+                       else NOW - timedelta(seconds=last_failed))
     assert OLD.restart.max_failures == 5
-    assert swarm_plan(OLD, [observed]) == expected
+    assert swarm_plan(OLD, [observed], view) == expected
 
 
 @pytest.mark.parametrize("observed, expected", [

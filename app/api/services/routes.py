@@ -105,7 +105,7 @@ class ServiceByName(MethodView):
             events = recent_events(session, service=name, limit=20)
             return {**asdict(service), "stats": sample.as_dict() if sample else None,
                     "events": events,  # one service: no cache needed
-                    **replicas_detail(current_steward().reconciler.last_observed, name)}
+                    **replicas_detail(session, name)}
 
 
 def _act(name: str, action: str) -> dict:
