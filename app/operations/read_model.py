@@ -62,6 +62,8 @@ class ServiceOverview:
     started_at: datetime | None = None
     exit_code: int | None = None
     oom_killed: bool = False
+    #: On Swarm, running/desired replicas ("2/3"); None on the docker engine.
+    replicas: str | None = None
 
 
 def overview_of(record: ServiceRecord | Row, runtime: RuntimeState | Row, now: datetime,
@@ -103,6 +105,7 @@ def overview_of(record: ServiceRecord | Row, runtime: RuntimeState | Row, now: d
         pending_action=runtime.pending_action, container_state=runtime.container_state,
         started_at=runtime.started_at,
         exit_code=runtime.exit_code, oom_killed=bool(runtime.oom_killed),
+        replicas=runtime.replicas,
     )
 
 

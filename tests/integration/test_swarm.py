@@ -97,6 +97,7 @@ def test_replicas_converge_and_a_killed_task_is_replaced(
     assert {t["node"] for t in detail["tasks"]} == {node}  # the node's hostname
     page = server.get("/services/web").text
     assert "2/2 running" in page and page.count(f"on <code>{node}</code>: running") == 2
+    assert "2/2 replicas" in server.get("/").text  # the fleet table too
     victim = swarm.containers.list(filters={"label": f"{LABEL_INSTANCE}={instance}"})[0]
     victim.kill()
     wait_for(lambda: state_of(server)[0] == "starting", what="starting while replaced")
