@@ -243,25 +243,29 @@ class Reconciler:
             log.debug("plan:\n%s", the_plan.render())
         planned = frozenset(desired.services.keys() if only is None else
                             with_dependents(desired.services.values(), only))
-        report, engine_error = self._execute(the_plan, desired, seen)
-        self._record(the_plan, report, seen.views, planned, engine_down=engine_error is not None)
+        report, engine_error = ExecutionReport(), None
+        try:
+            engine_error = self._execute(the_plan, desired, seen, report)
+        finally:  # whatever ended the pass, the requests it served are done
+            self._record(the_plan, report, seen.views, planned,
+                         engine_down=engine_error is not None)
         if engine_error is not None:
             return self._engine_down(engine_error, load_error, the_plan)
+        self._schedule_wakeups(the_plan, {n: seen.views[n] for n in planned if n in seen.views})
         result = PassResult(plan=the_plan, report=report, load_error=load_error, desired=desired,
                             observed=seen.containers, planned=planned, started_at=started)
         if actor is not None or (the_plan.writes_docker and report.done):
             self._record_apply(result, actor or "reconciler", only)
         return result
 
-    def _observe(self, desired: DesiredState) -> Observation:
-        seen = self.observer.observe(desired)
+    def _observe(self, desired: DesiredState, *, networks: bool = True) -> Observation:
+        seen = self.observer.observe(desired, networks=networks)
         self.last_observed = seen.containers
         return seen
 
-    def _execute(self, the_plan: Plan, desired: DesiredState, seen: Observation
-                 ) -> tuple[ExecutionReport, str | None]:
-        """Carry the plan out; the engine going away midway ends it (and says why)."""
-        report = ExecutionReport()
+    def _execute(self, the_plan: Plan, desired: DesiredState, seen: Observation,
+                 report: ExecutionReport) -> str | None:
+        """Carry the plan out into `report`; None, or why the engine went away midway."""
         try:
             execute(the_plan, engine=self.engine, store=self.store,
                     specs=effective(desired, seen.views).services, runtime=seen.views,
@@ -269,22 +273,20 @@ class Reconciler:
             for action in report.done:
                 if action.container_id:
                     self.forget_container(action.container_id)
-            if the_plan.writes_docker:
-                self._observe(desired)  # so the API shows what the pass just did
+            if the_plan.writes_docker:  # so the API shows what the pass just did
+                self._observe(desired, networks=False)
         except EngineUnavailable as err:
-            return report, str(err)
-        return report, None
+            return str(err)
+        return None
 
     def _record(self, the_plan: Plan, report: ExecutionReport,
                 views: Mapping[str, RuntimeView], planned: frozenset[str], *,
                 engine_down: bool) -> None:
-        """Requests the pass served are done; waits noted; wake-ups scheduled."""
+        """The requests the pass served are done, and its waits noted."""
         served = served_requests(the_plan, report, planned) if engine_down else planned
         with self.store.session() as session:
             consume_pending(session, {n: views[n] for n in served if n in views})
             record_waits(session, the_plan, planned, self.clock())
-        if not engine_down:
-            self._schedule_wakeups(the_plan, {n: views[n] for n in planned if n in views})
 
     def _record_apply(self, result: PassResult, actor: str, only: Iterable[str] | None) -> None:
         with self.store.session() as session:
