@@ -64,6 +64,7 @@ class Steward:
     #: exits, for its supervisor to start it again as a follower).
     after_deposed: Callable[[], None] = lambda: None
     _acting: threading.Lock = field(default_factory=threading.Lock)
+    _closing: bool = False
 
     def __post_init__(self) -> None:
         """Wire the parts that wake passes to the scheduler."""
@@ -96,7 +97,7 @@ class Steward:
         A followed git remote is synced once first, so the first pass has files to load.
         """
         with self._acting:
-            if self.leadership.held is not None:
+            if self.leadership.held is not None and not self._closing:
                 self._start_acting()
 
     def _start_acting(self) -> None:
@@ -162,7 +163,8 @@ class Steward:
 
     def shutdown(self) -> None:
         """Stop Steward's own threads and hand the lease back; the managed containers keep
-        running."""
+        running. A lease won while shutting down starts nothing."""
+        self._closing = True
         self.end_streams()
         if self.stats is not None:
             self.stats.stop()

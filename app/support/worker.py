@@ -34,6 +34,11 @@ class Worker:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
+        """Start the loop; a worker whose loop still runs (a stop that timed out) is not
+        started twice."""
+        if self.running:
+            log.warning("%s is still running; not starting a second one", self.name)
+            return
         self.stopping.clear()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
@@ -48,9 +53,11 @@ class Worker:
         """Ask the loop to end, wake it, and wait for it (at most `join_timeout`)."""
         self.stopping.set()
         self._wake()
-        thread, self._thread = self._thread, None
+        thread = self._thread
         if thread is None or thread is threading.current_thread():
             return
         thread.join(timeout=self.join_timeout)
         if thread.is_alive():
             log.warning("%s did not stop within %gs", self.name, self.join_timeout)
+        else:
+            self._thread = None

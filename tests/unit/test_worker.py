@@ -67,3 +67,21 @@ def test_workers_of_one_owner_share_their_stop() -> None:
     first.stop()
     second.stop()
     assert not first.running and not second.running
+
+
+def test_a_worker_that_did_not_stop_is_not_started_twice(
+        caplog: pytest.LogCaptureFixture) -> None:
+    release = threading.Event()
+    started: list[int] = []
+
+    def loop() -> None:
+        started.append(1)
+        release.wait(10)
+
+    worker = Worker("test-twice", loop, join_timeout=0.1)
+    worker.start()
+    worker.stop()  # times out: the loop ignores `stopping`
+    with caplog.at_level(logging.WARNING, logger="app.support.worker"):
+        worker.start()
+    release.set()
+    assert started == [1] and "test-twice is still running" in caplog.text
