@@ -86,31 +86,28 @@ class Keyring:
         return armored, set(self.env_file(armored))
 
     def environment(self, pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-        """A container's plain environment from a spec's: encrypted env files first, in
-        their order, then every other value, decrypted when sealed. For the engine only."""
+        """A container's plain environment from a spec's (see `resolved`). For the engine
+        only."""
+        return {name: plain for name, plain, _ in self.resolved(pairs)}
+
+    def resolved(self, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str, str | None]]:
+        """Each variable once, as it wins: encrypted env files first, in their order, then
+        every other value (an explicit value overrides a file's). With its plain text and,
+        when the winning value was sealed, its ciphertext (an env file's variables share
+        the file's, told apart by name); None for a plain value."""
         pairs = list(pairs)
         files = sorted((index, key, value) for key, value in pairs
                        if (index := sealed.env_file_index(key)) is not None)
-        result: dict[str, str] = {}
+        result: dict[str, tuple[str, str | None]] = {}
         for _, key, value in files:
-            result.update(self._named(key, lambda: self.env_file(value)))
+            for name, plain in self._named(key, lambda: self.env_file(value)).items():
+                result[name] = (plain, value)
         for key, value in pairs:
-            if sealed.env_file_index(key) is None:
-                result[key] = self._named(key, lambda: self.decrypt(value)) \
-                    if sealed.is_sealed(value) else value
-        return result
-
-    def sealed_items(self, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
-        """(variable, its ciphertext, its plain text) of every sealed variable: each one of
-        an encrypted env file, then each sealed value; for an engine that hands them over
-        as files (Swarm secrets) rather than in the environment."""
-        pairs = list(pairs)
-        found = [(name, value, plain) for key, value in pairs
-                 if sealed.env_file_index(key) is not None
-                 for name, plain in self._named(key, lambda: self.env_file(value)).items()]
-        return found + [(key, value, self._named(key, lambda: self.decrypt(value)))
-                        for key, value in pairs
-                        if sealed.env_file_index(key) is None and sealed.is_sealed(value)]
+            if sealed.env_file_index(key) is not None:
+                continue
+            result[key] = (self._named(key, lambda: self.decrypt(value)), value) \
+                if sealed.is_sealed(value) else (value, None)
+        return [(name, plain, ciphertext) for name, (plain, ciphertext) in result.items()]
 
     @staticmethod
     def _named(key: str, decrypt: Callable[[], T]) -> T:

@@ -34,7 +34,6 @@ from docker.types import (
     UpdateConfig,
 )
 
-from app.desired_state import sealed
 from app.desired_state.age_secrets import Keyring
 from app.desired_state.spec import ServiceSpec
 from app.engine.options import LABEL_INSTANCE, LABEL_SERVICE, labels, network_name
@@ -99,21 +98,19 @@ def unsupported(spec: ServiceSpec) -> list[str]:
 
 def task_environment(instance: str, spec: ServiceSpec, keyring: Keyring = Keyring()
                      ) -> TaskEnvironment:
-    """`spec`'s environment split: plain values stay variables; each sealed one becomes a
-    secret, with `<VAR>_FILE` naming its file (unless the spec sets that itself)."""
-    secrets = [SwarmSecret(_secret_name(instance, spec.name, variable, ciphertext), variable,
-                           plain)
-               for variable, ciphertext, plain in keyring.sealed_items(spec.environment)]
-    sealed_names = {s.variable for s in secrets}
-    plain = {k: v for k, v in keyring.environment(
-        (k, v) for k, v in spec.environment if not _sealed(k, v)).items()
-        if k not in sealed_names}
-    return TaskEnvironment({**{f"{s.variable}_FILE": s.path for s in secrets}, **plain},
+    """`spec`'s environment, each variable as it wins (`Keyring.resolved`): a plain value
+    stays a variable; a sealed one becomes a secret, with `<VAR>_FILE` naming its file
+    (unless the spec sets that itself)."""
+    variables: dict[str, str] = {}
+    secrets: list[SwarmSecret] = []
+    for name, plain, ciphertext in keyring.resolved(spec.environment):
+        if ciphertext is None:
+            variables[name] = plain
+        else:
+            secrets.append(SwarmSecret(_secret_name(instance, spec.name, name, ciphertext),
+                                       name, plain))
+    return TaskEnvironment({**{f"{s.variable}_FILE": s.path for s in secrets}, **variables},
                            secrets)
-
-
-def _sealed(key: str, value: str) -> bool:
-    return sealed.env_file_index(key) is not None or sealed.is_sealed(value)
 
 
 def _secret_name(instance: str, service: str, variable: str, ciphertext: str) -> str:

@@ -105,3 +105,21 @@ def test_sealed_values_become_swarm_secrets_named_by_their_ciphertext(tmp_path) 
     container = service_options("t", sealed_spec, replicas=1, environment=environment)[
         "task_template"]["ContainerSpec"]
     assert "hunter2" not in str(container["Env"]) and "s3cret" not in str(container["Env"])
+
+
+def test_an_explicit_value_wins_over_an_env_files_as_on_the_docker_engine(tmp_path) -> None:
+    key_text, recipient = age_secrets.generate()
+    (tmp_path / "age.key").write_text(key_text)
+    keyring = age_secrets.Keyring(str(tmp_path / "age.key"))
+    env_file = age_secrets.encrypt(b"DB_PASSWORD=hunter2\nLOG_LEVEL=info\n", [recipient])
+    both = spec(environment=((sealed.env_file_key(0, "db.env.age"), env_file),
+                             ("LOG_LEVEL", "debug"),
+                             ("DB_PASSWORD", age_secrets.encrypt(b"override", [recipient]))))
+
+    environment = task_environment("t", both, keyring)
+
+    assert environment.variables == {"LOG_LEVEL": "debug",
+                                     "DB_PASSWORD_FILE": "/run/secrets/DB_PASSWORD"}
+    assert [(s.variable, s.data) for s in environment.secrets] == [("DB_PASSWORD", "override")]
+    assert keyring.environment(both.environment) == {"DB_PASSWORD": "override",
+                                                     "LOG_LEVEL": "debug"}
