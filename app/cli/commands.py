@@ -153,7 +153,7 @@ def apply(service: str | None, wait: bool, timeout: float, as_json: bool,
     request = {"wait": wait, "timeout": timeout, **({"service": service} if service else {})}
     answer = ask(url, "POST", "/api/system/apply", request, timeout=timeout * 2 + 30)
     if answer is not None and not answer.ok:
-        raise click.ClickException(f"Steward: {answer.body.get('detail', answer.text)}")
+        raise click.ClickException(answer.detail())
     body = answer.body if answer is not None else _apply_local(request)
     click.echo(json.dumps(body, indent=2) if as_json else body["recap"])
     sys.exit(0 if body["result"] in ("ok", "changed") else 1)
@@ -204,7 +204,7 @@ def check_images(url: str | None) -> None:
     answer = ask(url, "POST", "/api/system/images/check", timeout=120)
     if answer is not None:
         if not answer.ok:
-            raise click.ClickException(f"Steward: {answer.body.get('detail', answer.text)}")
+            raise click.ClickException(answer.detail())
         checks = answer.body.get("images", [])
     else:
         from app import create_app
@@ -236,7 +236,7 @@ def _service_action(service: str, action: str, url: str | None) -> None:
     answer = ask(url, "POST", f"/api/system/services/{service}/{path}")
     if answer is not None:
         if not answer.ok:
-            raise click.ClickException(answer.body.get("detail", answer.text))
+            raise click.ClickException(answer.detail())
         click.echo(answer.body["message"])
         return
     _service_action_here(service, action)
