@@ -113,8 +113,9 @@ def overview_of(record: ServiceRecord | Row, runtime: RuntimeState | Row, now: d
 _HEAVY = frozenset({"spec", "health_transitions", "drift", "applied_spec", "pinned_spec"})
 _LIST_COLUMNS = [c for c in (*ServiceRecord.__table__.c, *RuntimeState.__table__.c)
                  if c.name not in _HEAVY]
-#: Decoded specs by (name, spec hash): they change only when the files do.
-_SPECS: dict[tuple[str, str], dict] = {}
+#: Decoded specs by (database, name, spec hash, time stored): a spec changes only when the
+#: files do, and every change stores a new time.
+_SPECS: dict[tuple, dict] = {}
 _SPECS_KEPT = 4096
 
 
@@ -132,24 +133,29 @@ def list_services(session: Session, now: datetime, category: str | None = None
         query = query.where(ServiceRecord.category == category)
     pauses = pauses_by_service(session, now)
     rows = session.execute(query).all()
-    specs = _specs(session, [(row.name, row.spec_hash) for row in rows])
-    services = [overview_of(row, row, now, pauses.get(row.name),
-                            spec=specs[(row.name, row.spec_hash)]) for row in rows]
+    specs = _specs(session, rows)
+    services = [overview_of(row, row, now, pauses.get(row.name), spec=specs[row.name])
+                for row in rows if row.name in specs]
     rank = {c: i for i, c in enumerate(CATEGORIES)}
     return sorted(services, key=lambda s: (rank.get(s.category, 99), s.name))
 
 
-def _specs(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
-    """The specs of `keys`, reading from the store only those not decoded before."""
-    missing = [name for name, spec_hash in keys if (name, spec_hash) not in _SPECS]
+def _specs(session: Session, rows: list[Row]) -> dict[str, dict]:
+    """Each row's spec by service name, decoding only those not seen before. A service
+    removed between the two reads is left out (the next read will not list it either)."""
+    global _SPECS
+    cache, database = _SPECS, str(session.get_bind().url)
+    key = {row.name: (database, row.name, row.spec_hash, row.updated_at) for row in rows}
+    found = {name: cache[k] for name, k in key.items() if k in cache}
+    missing = [name for name in key if name not in found]
     if missing:
-        if len(_SPECS) > _SPECS_KEPT:
-            _SPECS.clear()
-        for name, spec_hash, spec in session.execute(
-                select(ServiceRecord.name, ServiceRecord.spec_hash, ServiceRecord.spec)
-                .where(ServiceRecord.name.in_(missing))):
-            _SPECS[(name, spec_hash)] = spec
-    return {key: _SPECS[key] for key in keys if key in _SPECS}
+        for name, spec in session.execute(select(ServiceRecord.name, ServiceRecord.spec)
+                                          .where(ServiceRecord.name.in_(missing))):
+            found[name] = spec
+        if len(cache) > _SPECS_KEPT:
+            _SPECS = cache = {}  # a new dict: a reader holding the old one is not disturbed
+        cache.update((key[name], found[name]) for name in missing if name in found)
+    return found
 
 
 def get_service(session: Session, name: str, now: datetime) -> ServiceOverview | None:
