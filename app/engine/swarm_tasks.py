@@ -30,8 +30,6 @@ from app.engine.options import (
 ENDED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
 #: Ended states that count as a failure of the service.
 FAILED = frozenset({"failed", "rejected"})
-#: The exit code of a process ended by SIGTERM (128 + 15): how Swarm stops a task.
-SIGTERM_EXIT = 143
 #: How long a replica may be down (a restart, a reschedule) before it counts as unhealthy.
 DEFAULT_GRACE = timedelta(seconds=30)
 
@@ -96,18 +94,24 @@ def replicas_of(spec: Mapping[str, Any]) -> int:
 def failed_since(tasks: Sequence[Mapping[str, Any]], since: datetime | None
                  ) -> list[Mapping[str, Any]]:
     """Tasks that failed after `since` (the service's last update), oldest first: what the
-    failure limit counts, since Swarm restarts them on its own. A task Swarm itself stopped
-    is no failure of the service: one on a node that came back after its task was
-    rescheduled elsewhere ends with SIGTERM's exit code and is reported `failed`."""
-    failed = [t for t in tasks if _state(t) in FAILED and not _stopped_by_swarm(t)
+    failure limit counts, since Swarm restarts them on its own. A task Swarm had already
+    replaced is no failure of the service: when a node comes back after its task was
+    rescheduled elsewhere, Swarm stops the old task and reports it `failed`."""
+    failed = [t for t in tasks if _state(t) in FAILED and not _replaced_before_it_ended(t, tasks)
               and (since is None or (_ended(t) or since) >= since)]
     return sorted(failed, key=lambda t: _ended(t) or datetime.min)
 
 
-def _stopped_by_swarm(task: Mapping[str, Any]) -> bool:
-    """Swarm wanted it gone (desired state shutdown) and it ended on SIGTERM (143)."""
-    code = ((task.get("Status") or {}).get("ContainerStatus") or {}).get("ExitCode")
-    return task.get("DesiredState") in ("shutdown", "remove") and code == SIGTERM_EXIT
+def _replaced_before_it_ended(task: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]]
+                              ) -> bool:
+    """A newer task of the same slot was created before this one ended: Swarm had given up
+    on it (its node was lost) rather than it failing (a crash or a failed health check is
+    replaced after it ends)."""
+    ended, born = _ended(task), _time(task.get("CreatedAt"))
+    return ended is not None and any(
+        other is not task and other.get("Slot") == task.get("Slot")
+        and (created := _time(other.get("CreatedAt"))) is not None
+        and (born is None or born < created) and created < ended for other in tasks)
 
 
 def _down_since(tasks: Sequence[Mapping[str, Any]], updated: datetime | None

@@ -46,8 +46,9 @@ def _accept(session: Session, row: RuntimeState, now: datetime, actor: str, kind
                  origin=session.info.get("origin"), message=message)
 
 
-def _reset_failures(row: RuntimeState) -> None:
-    row.failure_count = 0
+def _reset_failures(row: RuntimeState, now: datetime) -> None:
+    """A fresh count: on Swarm, failed tasks the engine still lists no longer count."""
+    row.failure_count, row.failures_counted_since = 0, now
     row.error_count, row.last_error = 0, None
 
 
@@ -58,7 +59,7 @@ def restart(session: Session, name: str, now: datetime, actor: str) -> None:
         raise ActionRejected(f"Service '{name}' is disabled; enable it before restarting")
     if row.pending_action in ("restart", "start"):
         raise ActionInProgress(f"A restart of '{name}' is already in progress")
-    _reset_failures(row)
+    _reset_failures(row, now)
     row.manually_stopped = False
     row.pending_action = "restart" if row.container_id else "start"
     row.restart_count += 1
@@ -94,7 +95,7 @@ def stop(session: Session, name: str, now: datetime, actor: str) -> None:
 def enable(session: Session, name: str, now: datetime, actor: str) -> None:
     """Resume self-healing with a clean failure count; the next pass starts the service."""
     row = _lock(session, name)
-    _reset_failures(row)
+    _reset_failures(row, now)
     row.enabled = True
     row.manually_stopped = False
     row.disabled_reason = None

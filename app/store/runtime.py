@@ -113,7 +113,10 @@ def _record_task_failures(session: Session, row: RuntimeState, container: Observ
     since the count was last reset after a stable period) are its failure count, and each
     new failure an event."""
     since = row.failures_counted_since
-    count = sum(1 for at in container.task_failure_times if since is None or at > since)
+    counted = [at for at in container.task_failure_times if since is None or at > since]
+    count = len(counted)
+    if counted and (row.last_failure_at is None or counted[-1] > row.last_failure_at):
+        row.last_failure_at = counted[-1]  # Swarm may drop old tasks: the count stays flat
     if count > row.failure_count:
         row.last_failure, row.last_failure_at = container.last_task_error, now
         record_event(session, service=row.service, kind="task-failed", at=now,

@@ -18,9 +18,11 @@ def at(seconds_ago: float) -> str:
 
 
 def task(state: str, slot: int, seconds_ago: float, container: str = "", desired: str =
-         "running", err: str = "", code: int | None = None) -> dict:
+         "running", err: str = "", code: int | None = None,
+         created_ago: float | None = None) -> dict:
+    """A task whose state changed `seconds_ago` (created then too, unless `created_ago`)."""
     return {"Slot": slot, "NodeID": "node1", "DesiredState": desired,
-            "CreatedAt": at(seconds_ago), "Status": {
+            "CreatedAt": at(seconds_ago if created_ago is None else created_ago), "Status": {
                 "State": state, "Timestamp": at(seconds_ago), "Err": err,
                 "ContainerStatus": {"ContainerID": container, "ExitCode": code}}}
 
@@ -94,14 +96,17 @@ def test_a_service_with_a_check_is_healthy_when_all_replicas_run() -> None:
     assert observed.health == "healthy"
 
 
-def test_a_task_swarm_stopped_itself_is_no_failure() -> None:
-    """A node comes back after its task was rescheduled: Swarm stops the old task (SIGTERM,
-    exit 143) and reports it failed. That is no crash of the service; a kill (137) is."""
-    tasks = [task("running", 1, 100, "c" * 64),
-             task("failed", 1, 5, "d" * 64, desired="shutdown", code=143,
-                  err="task: non-zero exit (143)"),
-             task("failed", 1, 4, "e" * 64, desired="shutdown", code=137,
-                  err="task: non-zero exit (137)")]
-    observed = observe_service(swarm_service(1), tasks, NOW, GRACE)
-    assert observed.task_failures == 1
-    assert observed.last_task_error == "task: non-zero exit (137) (exit code 137)"
+def test_a_task_swarm_had_replaced_is_no_failure_but_a_failed_check_is() -> None:
+    """A node comes back after its task was rescheduled: Swarm stops the old task (exit
+    143) and reports it failed, though its replacement was made long before. A task killed
+    for failing its health check also ends on 143, but is replaced only after it ended."""
+    lost_node = [task("running", 1, 60, "c" * 64),  # the replacement, made 60 s ago
+                 task("failed", 1, 5, "d" * 64, desired="shutdown", code=143,
+                      err="task: non-zero exit (143)", created_ago=300)]
+    unhealthy = [task("running", 1, 49, "c" * 64),  # made after the old one ended
+                 task("failed", 1, 50, "d" * 64, desired="shutdown", code=143,
+                      err="task: non-zero exit (143): dockerexec: unhealthy container",
+                      created_ago=100)]
+    assert observe_service(swarm_service(1), lost_node, NOW, GRACE).task_failures == 0
+    counted = observe_service(swarm_service(1), unhealthy, NOW, GRACE)
+    assert counted.task_failures == 1 and "unhealthy container" in counted.last_task_error
