@@ -12,6 +12,7 @@ import json
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from functools import cached_property
 from typing import Any, Literal, Mapping, Union
 
 from app.desired_state import secrets
@@ -301,6 +302,11 @@ class ServiceSpec:
 
     def field_hashes(self) -> dict[str, str]:
         """A short hash per container field, so drift can name the fields that changed."""
+        return dict(self._field_hashes)
+
+    @cached_property
+    def _field_hashes(self) -> dict[str, str]:
+        """Worked out once per spec (frozen): every pass asks each service's several times."""
         return {name: _digest(value)[:12] for name, value in self.container_fields().items()}
 
     @property
@@ -324,7 +330,7 @@ class ServiceSpec:
         """`depends_on` plus `restart_with`: a service restarted with another needs it first."""
         return tuple(dict.fromkeys(self.depends_on + self.restart_with))
 
-    @property
+    @cached_property
     def spec_hash(self) -> str:
         return _digest(self.container_fields())
 
