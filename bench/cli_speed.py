@@ -119,21 +119,44 @@ def timed(argv: list[str], env: dict, cwd: Path, repeat: int,
 
 
 def round_trips(port: int, repeat: int) -> dict[str, list[float]]:
-    """What `apply --url` asks the server, without the command's start-up: the probe of
-    /api/system/desired-state, then POST /api/system/apply (one no-change pass)."""
+    """What `apply --url` asks the server, without the command's start-up: one POST
+    /api/system/apply (one no-change pass), sent from this process."""
     url = f"http://127.0.0.1:{port}/api/system"
-    probe, apply = [], []
+    apply = []
     for _ in range(repeat):
         start = time.perf_counter()
-        requests.get(f"{url}/desired-state", timeout=5).raise_for_status()
-        middle = time.perf_counter()
         answer = requests.post(f"{url}/apply", json={"wait": False, "timeout": 120.0},
                                timeout=300)
-        probe.append(middle - start)
-        apply.append(time.perf_counter() - middle)
+        apply.append(time.perf_counter() - start)
         assert answer.ok and answer.json()["result"] == "ok", answer.text
-    return {"its GET /api/system/desired-state probe alone (in-process)": probe,
-            "its POST /api/system/apply alone (in-process)": apply}
+    return {"its POST /api/system/apply alone (from this process)": apply}
+
+
+def server_profile(port: int, pid: int, seconds: int = 8, count: int = 15) -> list[str]:
+    """Where the server spends a no-change apply: py-spy (when installed) samples it while
+    applies run back to back; the functions seen most often, with their share."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        return ["(py-spy is not installed: pip install py-spy)"]
+    out = Path(tempfile.mkdtemp()) / "profile.txt"
+    sampler = subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(seconds), "-f", "raw",
+                                "-o", str(out), "--nonblocking"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        round_trips(port, 1)
+    sampler.wait(timeout=60)
+    own: dict[str, int] = {}
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        frames = [f for f in stack.split(";") if "app/" in f and "site-packages" not in f]
+        total += int(samples)
+        for frame in set(frames):
+            own[frame] = own.get(frame, 0) + int(samples)
+    shutil.rmtree(out.parent, ignore_errors=True)
+    ranked = sorted(own.items(), key=lambda item: -item[1])[:count]
+    return [f"{100 * n / max(total, 1):5.1f}%  {frame}" for frame, n in ranked]
 
 
 def top_imports(args: list[str], env: dict, count: int = 10) -> list[tuple[float, str]]:
@@ -148,7 +171,7 @@ def top_imports(args: list[str], env: dict, count: int = 10) -> list[tuple[float
     return sorted(found, reverse=True)[:count]
 
 
-def bench(work: Path, image: str, count: int, repeat: int) -> None:
+def bench(work: Path, image: str, count: int, repeat: int, profile: bool = False) -> None:
     client = docker.from_env()
     instance = f"benchcli{uuid.uuid4().hex[:8]}"
     desired = work / instance
@@ -184,6 +207,9 @@ def bench(work: Path, image: str, count: int, repeat: int) -> None:
                                                      expect="changed=0"),
         }
         runs.update(round_trips(port, repeat))
+        if profile:
+            print("\n".join(["server time of a no-change apply, by function (py-spy, "
+                              "cumulative share of samples):", *server_profile(port, server.pid)]))
         if have_compose:
             runs["docker-compose up -d (no change)"] = timed(compose_up, env, compose_dir,
                                                              repeat, expect="up-to-date")
@@ -218,13 +244,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--profile", action="store_true",
+                        help="also sample the server with py-spy during applies")
     args = parser.parse_args()
     client = docker.from_env()
     image = f"steward-bench-busybox:{uuid.uuid4().hex[:8]}"
     build_busybox_image(client, image, labels={BENCH_LABEL: "1"})
     try:
         with tempfile.TemporaryDirectory(prefix="steward-bench-") as tmp:
-            bench(Path(tmp), image, args.services, args.repeat)
+            bench(Path(tmp), image, args.services, args.repeat, args.profile)
     finally:
         client.images.remove(image, force=True)
 
