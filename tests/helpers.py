@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import textwrap
 import uuid
@@ -188,3 +189,10 @@ def remote_and_clone(tmp_path: Path) -> tuple[Path, Path]:
     git(tmp_path, "init", "-q", "--bare", str(remote))
     git(tmp_path, "clone", "-q", str(remote), str(work))
     return remote, work
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on (just now)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ from playwright.sync_api import Browser, Page
 
 from app.engine.images import build_busybox_image
 from tests.dockerd import assert_host_network_is, host_network
-from tests.helpers import remove_instance
+from tests.helpers import free_port, remove_instance
 
 T = TypeVar("T")
 TEST_LABEL = "io.steward.test"
@@ -142,12 +141,6 @@ def stop_process(process: subprocess.Popen | None, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

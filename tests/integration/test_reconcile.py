@@ -21,8 +21,14 @@ from app.engine.docker_engine import LABEL_INSTANCE
 from app.steward import Steward
 from app.store.models import RuntimeState
 from tests.conftest import ROOT
-from tests.helpers import containers_of, kill_main_process, sleeper, write_state
-from tests.integration.conftest import free_port, passes_until, wait_for
+from tests.helpers import (
+    containers_of,
+    free_port,
+    kill_main_process,
+    sleeper,
+    write_state,
+)
+from tests.integration.conftest import passes_until, wait_for
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 

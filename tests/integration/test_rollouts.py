@@ -19,8 +19,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.steward import Steward
-from tests.helpers import write_state
-from tests.integration.conftest import TEST_LABEL, free_port, passes_until, wait_for
+from tests.helpers import free_port, write_state
+from tests.integration.conftest import TEST_LABEL, passes_until, wait_for
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 

@@ -11,8 +11,14 @@ import requests
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import ROOT
-from tests.helpers import containers_of, kill_main_process, service, write_state
-from tests.integration.conftest import LiveServer, free_port, wait_for
+from tests.helpers import (
+    containers_of,
+    free_port,
+    kill_main_process,
+    service,
+    write_state,
+)
+from tests.integration.conftest import LiveServer, wait_for
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 SLOW_START = ('["sh", "-c", "sleep 2; mkdir -p /www && echo ok > /www/health '

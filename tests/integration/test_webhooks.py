@@ -13,8 +13,8 @@ from app.notify.webhooks import ATTEMPTS, Message, Notifier, Watch, messages, sh
 from app.operations.read_model import ServiceOverview
 from app.steward import Steward
 from app.store.deliveries import recent_deliveries
-from tests.helpers import service, write_state
-from tests.integration.conftest import LiveServer, Receiver, free_port, wait_for
+from tests.helpers import free_port, service, write_state
+from tests.integration.conftest import LiveServer, Receiver, wait_for
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ refused default means "do it here", and a URL given must answer."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterator
@@ -13,6 +12,7 @@ import click
 import pytest
 
 from app.cli.remote import ask
+from tests.helpers import free_port
 
 
 def server_answering(name: str, seen: list | None = None,
@@ -61,12 +61,6 @@ def at_default(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]
         server.server_close()
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_steward_at_the_default_address_gets_the_request(at_default) -> None:
     seen: list = []
     at_default("steward", seen=seen)
@@ -89,7 +83,7 @@ def test_nothing_at_the_default_address_means_do_it_here(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STEWARD_URL", raising=False)
     monkeypatch.setenv("STEWARD_HOST", "127.0.0.1")
-    monkeypatch.setenv("STEWARD_PORT", str(closed_port()))
+    monkeypatch.setenv("STEWARD_PORT", str(free_port()))
     assert ask(None, "POST", "/api/system/apply", {}) is None
 
 
@@ -114,6 +108,6 @@ def test_a_url_without_a_scheme_is_http(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_a_url_given_must_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STEWARD_URL", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("STEWARD_URL", f"http://127.0.0.1:{free_port()}")
     with pytest.raises(click.ClickException, match="no Steward answers at"):
         ask(None, "POST", "/api/system/apply", {})
