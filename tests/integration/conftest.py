@@ -74,8 +74,28 @@ def instance(docker_client: docker.DockerClient) -> Iterator[str]:
     Anything that uses the instance (the app, a live server) is torn down before this runs.
     """
     name = f"t{uuid.uuid4().hex[:10]}"
+    _INSTANCES.append(name)
     yield name
     remove_instance(docker_client, name)
+
+
+#: Every instance label this session handed out, for the sweep at its end.
+_INSTANCES: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sweep_instances(docker_client: docker.DockerClient) -> Iterator[None]:
+    """Once more at the end of the session, remove what any of its instances still owns:
+    a network a Steward thread made after its test's own clean-up must not outlive the
+    run (networks take address pools from the shared engine)."""
+    yield
+    owned = {"label": "io.steward.instance"}
+    for container in docker_client.containers.list(all=True, filters=owned):
+        if container.labels.get("io.steward.instance") in _INSTANCES:
+            container.remove(force=True)
+    for network in docker_client.networks.list(filters=owned):
+        if (network.attrs.get("Labels") or {}).get("io.steward.instance") in _INSTANCES:
+            network.remove()
 
 
 @pytest.fixture(scope="session")
