@@ -73,14 +73,20 @@ def instance(docker_client: docker.DockerClient) -> Iterator[str]:
 
     Anything that uses the instance (the app, a live server) is torn down before this runs.
     """
-    name = f"t{uuid.uuid4().hex[:10]}"
-    _INSTANCES.append(name)
+    name = new_instance()
     yield name
     remove_instance(docker_client, name)
 
 
 #: Every instance label this session handed out, for the sweep at its end.
 _INSTANCES: list[str] = []
+
+
+def new_instance() -> str:
+    """A unique Steward instance label, swept once more at the end of the session."""
+    name = f"t{uuid.uuid4().hex[:10]}"
+    _INSTANCES.append(name)
+    return name
 
 
 @pytest.fixture(scope="session", autouse=True)

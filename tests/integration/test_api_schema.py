@@ -6,7 +6,6 @@ says a token is needed. Bounded examples; traffic only to 127.0.0.1.
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Iterator
 
 import docker
@@ -15,7 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from tests.helpers import remove_instance, service
-from tests.integration.conftest import LiveServer, free_port, wait_for
+from tests.integration.conftest import LiveServer, free_port, new_instance, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +25,7 @@ def live_api(tmp_path_factory: pytest.TempPathFactory, test_image: str,
     desired.mkdir()
     (desired / "services.yaml").write_text(
         "services:\n" + service("worker", test_image, '["sleep", "3600"]'))
-    instance = f"t{uuid.uuid4().hex[:10]}"
+    instance = new_instance()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEWARD_")}
     env.update(STEWARD_DATABASE_URL=f"sqlite:///{root / 'live.db'}",
                STEWARD_DESIRED_STATE=str(desired), STEWARD_INSTANCE=instance,
