@@ -131,7 +131,7 @@ def _banners(session: Session, services: list[ServiceOverview], good, newest) ->
     if newest is not None and not newest.ok:
         revision = f"revision {good.revision[:12]}" if good and good.revision else \
             f"digest {good.digest[:12]}" if good else ""
-        kept = f"the last good state ({revision}, loaded {_iso(good.at)}) stays " \
+        kept = f"the last good state ({revision}, loaded {iso(good.at)}) stays " \
                "in force" if good else "no valid desired state has been loaded yet"
         banners.append(Banner("desired-state", f"Desired-state files are invalid; {kept}",
                               tuple((newest.error or "").splitlines())))
@@ -173,7 +173,3 @@ def stable_key(row: Row) -> tuple:
     fields = vars(row.service)
     service = tuple(v for k, v in fields.items() if k not in _TICKING)
     return service, row.shown, row.reasons, row.recovered, row.history
-
-
-def _iso(moment: datetime) -> str:
-    return iso(moment)

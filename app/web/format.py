@@ -121,12 +121,9 @@ _UPTIME = re.compile(r'(<span data-uptime=")\d+(" data-since="([^"]+)">)[^<]*(</
 def fresh_times(html: str, now: datetime) -> str:
     """Relative times and uptimes in rows rendered earlier, brought up to `now`: a cached
     row says "2m ago" when it is read, not what was true when it was drawn."""
-    def parse(text: str) -> datetime:
-        return clock.parse_iso(text)
-
-    html = _AGO.sub(lambda m: f"{m[1]}{ago(parse(m[2]), now)}{m[3]}", html)
+    html = _AGO.sub(lambda m: f"{m[1]}{ago(clock.parse_iso(m[2]), now)}{m[3]}", html)
 
     def uptime(match: re.Match) -> str:
-        seconds = max(0, int((now - parse(match[3])).total_seconds()))
+        seconds = max(0, int((now - clock.parse_iso(match[3])).total_seconds()))
         return f"{match[1]}{seconds}{match[2]}{duration(seconds)}{match[4]}"
     return _UPTIME.sub(uptime, html)

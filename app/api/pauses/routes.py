@@ -19,7 +19,7 @@ from app.api.pauses.schemas import (
 from app.auth.access import current_actor, origin
 from app.desired_state.spec import CATEGORIES
 from app.domain.clock import iso, utcnow
-from app.errors import error_body
+from app.errors import ServiceNotFound, error_body
 from app.extensions import Blueprint, ErrorSchema
 from app.operations.context import current_steward
 from app.store import pauses
@@ -59,7 +59,7 @@ def _check_target(scope: pauses.Scope, target: str) -> None:
     if scope == "service":
         with current_steward().store.reader() as session:
             if session.get(ServiceRecord, target) is None:
-                abort(404, message=f"Service '{target}' not found")
+                raise ServiceNotFound(target)
 
 
 def _pause(scope: pauses.Scope, target: str, args: dict) -> dict:
